@@ -1,0 +1,21 @@
+// Package memory is the in-process state backend. It defines the reference
+// semantics every other backend is held to (decision D14) and is what the
+// simulator, the unit tests and single-node deployments run on.
+//
+// In an action's path it sits under the gateway: dedup markers
+// (CheckAndSet), throttle windows (IncrementWindow), state-machine values
+// (CompareAndSwap) and the background jobs' locks and timeout index all live
+// here when `[state] backend = "memory"`.
+//
+// Layout: entries live in 64 shards, each a mutex and a map keyed by the
+// canonical key string, picked by the FNV-1a hash of that string, so
+// dispatches on different keys rarely contend. Expiry is lazy (an expired
+// entry is invisible to every operation and replaced by writes) and a
+// optional sweeper started with Start removes expired entries and locks in
+// the background. The timeout index and the lock table each have their own
+// mutex; no operation holds two of these mutexes at once.
+//
+// Expiry is inclusive: an entry written at t with ttl d is gone at exactly
+// t+d. The context arguments are accepted for the contract but never block:
+// no operation waits on anything but a shard mutex.
+package memory

@@ -447,7 +447,7 @@ func gaugeNamed(t *testing.T, reg *prometheus.Registry, name string) prometheus.
 
 type collectorFunc func(chan<- prometheus.Metric)
 
-func (f collectorFunc) Describe(chan<- *prometheus.Desc)  {}
+func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 func TestExecuteWaitingForSlotRespectsCtx(t *testing.T) {
@@ -455,7 +455,11 @@ func TestExecuteWaitingForSlotRespectsCtx(t *testing.T) {
 	gate := make(chan struct{})
 	started := make(chan struct{})
 	p := &fakeProvider{name: "p", script: []func(context.Context, int) (*action.ProviderResponse, error){
-		func(context.Context, int) (*action.ProviderResponse, error) { close(started); <-gate; return okResp, nil },
+		func(context.Context, int) (*action.ProviderResponse, error) {
+			close(started)
+			<-gate
+			return okResp, nil
+		},
 		succeed,
 	}}
 	done := make(chan Result)
@@ -572,7 +576,11 @@ func TestDrainWaitsForInFlight(t *testing.T) {
 	gate := make(chan struct{})
 	started := make(chan struct{}, 1)
 	p := &fakeProvider{name: "p", script: []func(context.Context, int) (*action.ProviderResponse, error){
-		func(context.Context, int) (*action.ProviderResponse, error) { started <- struct{}{}; <-gate; return okResp, nil },
+		func(context.Context, int) (*action.ProviderResponse, error) {
+			started <- struct{}{}
+			<-gate
+			return okResp, nil
+		},
 	}}
 	go f.e.Execute(t.Context(), p, testAction())
 	<-started

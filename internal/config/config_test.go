@@ -393,7 +393,7 @@ func TestUnknownKeyWarnings(t *testing.T) {
 		{
 			name: "unknown key in inline table inside array",
 			src:  "[[state_machines]]\nname = \"a\"\ninitial_state = \"x\"\ntransitions = [\n  { from = \"x\", to = \"x\" },\n  { from = \"x\", to = \"x\",\n    guard = 1 },\n]\n",
-			want: []string{"6 state_machines[0].transitions[1].guard"},
+			want: []string{"7 state_machines[0].transitions[1].guard"},
 		},
 		{
 			name: "quoted keys",

@@ -24,9 +24,15 @@ type decoder struct {
 	pos     *positions
 	errs    []*Error
 	warns   []Warning
+	// errPaths holds the paths that already have an error.
+	errPaths map[string]bool
 }
 
 func (d *decoder) errorf(path, format string, args ...any) {
+	if d.errPaths == nil {
+		d.errPaths = map[string]bool{}
+	}
+	d.errPaths[path] = true
 	d.errs = append(d.errs, &Error{File: d.file, Line: d.pos.line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 

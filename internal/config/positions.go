@@ -376,8 +376,10 @@ func (s *posScanner) value(path string) {
 	case '{':
 		s.advance()
 		for {
-			s.skipSpace(false)
-			if s.eof() || s.peek() == '\n' {
+			// TOML 1.1 (which BurntSushi/toml v1.6 accepts) allows newlines
+			// and comments inside inline tables.
+			s.skipSpace(true)
+			if s.eof() {
 				return
 			}
 			if s.peek() == '}' {
@@ -406,7 +408,7 @@ func (s *posScanner) value(path string) {
 			s.advance()
 			s.skipSpace(false)
 			s.value(p)
-			s.skipSpace(false)
+			s.skipSpace(true)
 			if s.peek() == ',' {
 				s.advance()
 			}

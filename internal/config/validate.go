@@ -157,12 +157,7 @@ func (d *decoder) validateProviders(ps []ProviderConfig) map[string]bool {
 // noErrorAt reports whether no error was recorded at path yet (so a type
 // error is not followed by a redundant "must be set").
 func (d *decoder) noErrorAt(path string) bool {
-	for _, e := range d.errs {
-		if e.Path == path {
-			return false
-		}
-	}
-	return true
+	return !d.errPaths[path]
 }
 
 func (d *decoder) lineRef(path string) string {

@@ -125,10 +125,10 @@ const (
 // (no interface calls), which keeps the evaluation context on the stack.
 type node struct {
 	kind nodeKind
-	kids []*node    // all / any
-	acc  accessor   // field
-	ops  []fieldOp  // field / state_counter
-	key  string     // state_seen / state_counter
+	kids []*node   // all / any
+	acc  accessor  // field
+	ops  []fieldOp // field / state_counter
+	key  string    // state_seen / state_counter
 	// state_seen bound; math.MaxInt64 when within_seconds is absent.
 	within int64
 	cel    *celProgram

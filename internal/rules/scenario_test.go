@@ -59,16 +59,16 @@ type scenarioCase struct {
 			ContextTime       map[string]any `yaml:"context_time"`
 			EffectiveTimezone string         `yaml:"effective_timezone"`
 			Entries           []struct {
-				Rule        string  `yaml:"rule"`
-				Result      string  `yaml:"result"`
-				SkipReason  string  `yaml:"skip_reason"`
-				Error       string  `yaml:"error"`
-				Enabled     *bool   `yaml:"enabled"`
-				Action      string  `yaml:"action"`
-				Source      string  `yaml:"source"`
-				Priority    *int32  `yaml:"priority"`
-				ModifyPatch any     `yaml:"modify_patch"`
-				Preview     any     `yaml:"preview"`
+				Rule        string `yaml:"rule"`
+				Result      string `yaml:"result"`
+				SkipReason  string `yaml:"skip_reason"`
+				Error       string `yaml:"error"`
+				Enabled     *bool  `yaml:"enabled"`
+				Action      string `yaml:"action"`
+				Source      string `yaml:"source"`
+				Priority    *int32 `yaml:"priority"`
+				ModifyPatch any    `yaml:"modify_patch"`
+				Preview     any    `yaml:"preview"`
 			} `yaml:"entries"`
 		} `yaml:"want"`
 	} `yaml:"trace"`

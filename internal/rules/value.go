@@ -40,7 +40,7 @@ type value struct {
 	x any
 }
 
-func nullV() value            { return value{} }
+func nullV() value { return value{} }
 func boolV(b bool) value {
 	if b {
 		return value{k: vBool, n: 1}

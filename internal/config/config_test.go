@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -669,7 +670,7 @@ extra = true
 }
 
 func TestBreakerOverrideWarning(t *testing.T) {
-	_, warns := mustParse(t, "[circuit_breaker.providers.ghost]\nfailure_threshold = 2\n")
+	_, warns := mustParse(t, "[circuit_breaker.providers.ghost]\nfailure_threshold = 2\n[circuit_breaker]\nenabled = true\n")
 	if len(warns) != 1 || warns[0].Line != 1 || !strings.Contains(warns[0].Msg, `no provider named "ghost"`) {
 		t.Errorf("warnings = %v", warns)
 	}
@@ -682,5 +683,45 @@ func TestListenAddr(t *testing.T) {
 	}
 	if got, want := cfg.Server.ExternalBaseURL(), "http://[::1]:9000"; got != want {
 		t.Errorf("ExternalBaseURL() = %q, want %q", got, want)
+	}
+}
+
+// TestDisabledFeaturesNotValidated: like upstream, settings of a feature that
+// is turned off are not range-checked, so such upstream configs still load.
+func TestDisabledFeaturesNotValidated(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		wantErr string // "" = loads
+	}{
+		{"disabled job interval", "[background]\nenable_scheduled_actions = false\nscheduled_check_interval_seconds = 0", ""},
+		{"enabled job interval", "[background]\nenable_scheduled_actions = true\nscheduled_check_interval_seconds = 0", "test.toml:3: background.scheduled_check_interval_seconds: must be >= 1, got 0"},
+		{"background off", "[background]\nenabled = false\ngroup_flush_interval_seconds = 0", ""},
+		{"breaker off", "[circuit_breaker]\nfailure_threshold = 0", ""},
+		{"breaker on", "[circuit_breaker]\nenabled = true\nsuccess_threshold = 0", "test.toml:3: circuit_breaker.success_threshold: must be >= 1, got 0"},
+		{"audit off", "[audit]\nqueue_size = 0", ""},
+		{"audit on", "[audit]\nenabled = true\nqueue_size = 0", "test.toml:3: audit.queue_size: must be >= 1, got 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tt.src), "test.toml")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSyntaxErrorUnwrapsToParseError(t *testing.T) {
+	_, _, err := Parse([]byte("a = [1,\nb"), "x.toml")
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("%v does not unwrap to toml.ParseError", err)
+	}
+	if !strings.Contains(pe.ErrorWithPosition(), "At line") {
+		t.Errorf("ErrorWithPosition() = %q", pe.ErrorWithPosition())
 	}
 }

@@ -107,10 +107,12 @@ func (d *decoder) validateAudit(a *Audit) {
 	if a.TTLSeconds != nil && *a.TTLSeconds == 0 {
 		d.errorf("audit.ttl_seconds", "must be >= 1, got 0 (leave it out for no expiry)")
 	}
-	d.atLeast("audit.cleanup_interval_seconds", a.CleanupIntervalSeconds, 1)
-	d.atLeast("audit.queue_size", a.QueueSize, 1)
-	d.atLeast("audit.batch_size", a.BatchSize, 1)
-	d.atLeast("audit.flush_interval_ms", a.FlushIntervalMs, 1)
+	if a.Enabled { // the writer and the cleanup job run only when enabled
+		d.atLeast("audit.cleanup_interval_seconds", a.CleanupIntervalSeconds, 1)
+		d.atLeast("audit.queue_size", a.QueueSize, 1)
+		d.atLeast("audit.batch_size", a.BatchSize, 1)
+		d.atLeast("audit.flush_interval_ms", a.FlushIntervalMs, 1)
+	}
 	for i, f := range a.Redact.Fields {
 		if f == "" {
 			d.errorf(joinIndex("audit.redact.fields", i), "must not be empty")
@@ -167,7 +169,11 @@ func (d *decoder) lineRef(path string) string {
 	return path
 }
 
+// validateBreaker checks the circuit-breaker settings when breakers are on.
 func (d *decoder) validateBreaker(cb *CircuitBreaker, providers map[string]bool) {
+	if !cb.Enabled {
+		return
+	}
 	d.atLeast("circuit_breaker.failure_threshold", uint64(cb.FailureThreshold), 1)
 	d.atLeast("circuit_breaker.success_threshold", uint64(cb.SuccessThreshold), 1)
 	d.atLeast("circuit_breaker.recovery_timeout_seconds", cb.RecoveryTimeoutSeconds, 1)
@@ -206,24 +212,33 @@ func sortedKeysOf[V any](m map[string]V) []string {
 	return keys
 }
 
+// validateBackground checks the interval of each job that will run. Like
+// upstream, an interval of a disabled job is not looked at, so an upstream
+// config that zeroes the interval of a job it turned off still loads.
 func (d *decoder) validateBackground(b *Background) {
+	if !b.Enabled {
+		return
+	}
 	for _, iv := range []struct {
 		key string
+		on  bool
 		v   uint64
 	}{
-		{"group_flush_interval_seconds", b.GroupFlushIntervalSeconds},
-		{"timeout_check_interval_seconds", b.TimeoutCheckIntervalSeconds},
-		{"cleanup_interval_seconds", b.CleanupIntervalSeconds},
-		{"scheduled_check_interval_seconds", b.ScheduledCheckIntervalSecs},
-		{"recurring_check_interval_seconds", b.RecurringCheckIntervalSecs},
-		{"retention_check_interval_seconds", b.RetentionCheckIntervalSecs},
-		{"stale_task_check_interval_seconds", b.StaleTaskCheckIntervalSecs},
-		{"template_sync_interval_seconds", b.TemplateSyncIntervalSeconds},
-		{"silence_sync_interval_seconds", b.SilenceSyncIntervalSeconds},
-		{"time_interval_sync_interval_seconds", b.TimeIntervalSyncIntervalSecs},
-		{"group_sync_interval_seconds", b.GroupSyncIntervalSeconds},
+		{"group_flush_interval_seconds", b.EnableGroupFlush, b.GroupFlushIntervalSeconds},
+		{"timeout_check_interval_seconds", b.EnableTimeoutProcessing, b.TimeoutCheckIntervalSeconds},
+		{"cleanup_interval_seconds", true, b.CleanupIntervalSeconds},
+		{"scheduled_check_interval_seconds", b.EnableScheduledActions, b.ScheduledCheckIntervalSecs},
+		{"recurring_check_interval_seconds", b.EnableRecurringActions, b.RecurringCheckIntervalSecs},
+		{"retention_check_interval_seconds", b.EnableRetentionReaper, b.RetentionCheckIntervalSecs},
+		{"stale_task_check_interval_seconds", b.EnableStaleTaskReaper, b.StaleTaskCheckIntervalSecs},
+		{"template_sync_interval_seconds", b.EnableTemplateSync, b.TemplateSyncIntervalSeconds},
+		{"silence_sync_interval_seconds", b.EnableSilenceSync, b.SilenceSyncIntervalSeconds},
+		{"time_interval_sync_interval_seconds", b.EnableTimeIntervalSync, b.TimeIntervalSyncIntervalSecs},
+		{"group_sync_interval_seconds", b.EnableGroupSync, b.GroupSyncIntervalSeconds},
 	} {
-		d.atLeast("background."+iv.key, iv.v, 1)
+		if iv.on {
+			d.atLeast("background."+iv.key, iv.v, 1)
+		}
 	}
 }
 

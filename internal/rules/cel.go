@@ -117,7 +117,7 @@ func compileCEL(src string) (p *celProgram, err error) {
 	}
 	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("CEL: %s", strings.ReplaceAll(iss.Err().Error(), "\n", " "))
+		return nil, fmt.Errorf("CEL: %s", celIssues(iss.Err().Error()))
 	}
 	ot := ast.OutputType()
 	if !ot.IsExactType(cel.BoolType) && !ot.IsExactType(cel.DynType) {
@@ -176,3 +176,19 @@ func (c *celActivation) ResolveName(name string) (any, bool) {
 }
 
 func (c *celActivation) Parent() interpreter.Activation { return nil }
+
+// celIssues keeps the "line:col: message" part of each cel-go issue and
+// drops the source excerpt lines.
+func celIssues(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, "ERROR: <input>:"); ok {
+			out = append(out, rest)
+		}
+	}
+	if len(out) == 0 {
+		return strings.ReplaceAll(s, "\n", " ")
+	}
+	return strings.Join(out, "; ")
+}

@@ -725,15 +725,20 @@ func (p *parser) parseField(n *yaml.Node, kvs []keyVal) *node {
 		return nil
 	}
 	if len(ops) == 0 {
-		var unknown []string
+		var notes []string
 		for _, kv := range kvs {
-			if kv.key != "field" {
-				unknown = append(unknown, kv.key)
+			if kv.key == "field" {
+				continue
+			}
+			if _, isOp := opIndex[kv.key]; isOp {
+				notes = append(notes, fmt.Sprintf("`%s: null` reads as absent; use `in_list: [null]` to test for null", kv.key))
+			} else {
+				notes = append(notes, fmt.Sprintf("%q is not an operator%s", kv.key, condHints[kv.key]))
 			}
 		}
 		msg := "field operation has no comparison operator"
-		if len(unknown) > 0 {
-			msg += fmt.Sprintf(" (unknown keys: %s; operators are eq, ne, gt, lt, gte, lte, contains, starts_with, ends_with, matches, in_list; `eq: null` means absent, use `in_list: [null]`)", strings.Join(unknown, ", "))
+		if len(notes) > 0 {
+			msg += " (" + strings.Join(notes, "; ") + "; operators are eq, ne, gt, lt, gte, lte, contains, starts_with, ends_with, matches, in_list)"
 		}
 		p.errAt(n, "%s", msg)
 		return nil

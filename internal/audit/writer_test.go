@@ -1,0 +1,362 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/acteon/acteon-go/internal/audit"
+)
+
+// countingStore counts how often each record id was stored. Its first
+// failFirst Append calls fail; while block is open, Append waits on it.
+type countingStore struct {
+	mu        sync.Mutex
+	counts    map[string]int
+	calls     int
+	failFirst int
+	failAll   bool
+	block     chan struct{}
+}
+
+func newCountingStore() *countingStore { return &countingStore{counts: map[string]int{}} }
+
+var errStoreDown = errors.New("store down")
+
+func (s *countingStore) Append(ctx context.Context, rs []audit.Record) error {
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.failAll || s.calls <= s.failFirst {
+		return errStoreDown
+	}
+	for _, r := range rs {
+		s.counts[r.ID]++
+	}
+	return nil
+}
+
+// check fails unless exactly ids were stored, each once.
+func (s *countingStore) check(t *testing.T, ids []string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if n := s.counts[id]; n != 1 {
+			t.Errorf("record %s stored %d times, want once", id, n)
+		}
+	}
+	if len(s.counts) != len(ids) {
+		t.Errorf("%d distinct records stored, want %d", len(s.counts), len(ids))
+	}
+}
+
+func (s *countingStore) stored() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.counts)
+}
+
+func (s *countingStore) GetByActionID(context.Context, string) (audit.Record, error) {
+	return audit.Record{}, audit.ErrNotFound
+}
+func (s *countingStore) GetByID(context.Context, string) (audit.Record, error) {
+	return audit.Record{}, audit.ErrNotFound
+}
+func (s *countingStore) Query(context.Context, audit.Query) (audit.Page, error) {
+	return audit.Page{}, nil
+}
+func (s *countingStore) CleanupExpired(context.Context, time.Time) (int, error) { return 0, nil }
+func (s *countingStore) Close() error                                           { return nil }
+
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%05d", prefix, i)
+	}
+	return out
+}
+
+func write(t *testing.T, w *audit.Writer, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := w.Write(t.Context(), audit.Record{ID: id}); err != nil {
+			t.Fatalf("Write(%s): %v", id, err)
+		}
+	}
+}
+
+func TestWriterAsyncStoresEachRecordOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		reg := prometheus.NewPedanticRegistry()
+		w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 500, BatchSize: 100, Registerer: reg})
+		all := ids("r", 2345)
+		var wg sync.WaitGroup
+		for g := range 4 { // concurrent writers; the queue is smaller than the total
+			wg.Go(func() {
+				for i := g; i < len(all); i += 4 {
+					if err := w.Write(t.Context(), audit.Record{ID: all[i]}); err != nil {
+						t.Errorf("Write: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := w.Flush(t.Context()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		s.check(t, all)
+		if d := w.Depth(); d != 0 {
+			t.Errorf("Depth after Flush = %d, want 0", d)
+		}
+		if err := testutil.GatherAndCompare(reg, stringsReader(`
+# HELP acteon_audit_records_written_total Audit records stored.
+# TYPE acteon_audit_records_written_total counter
+acteon_audit_records_written_total 2345
+# HELP acteon_audit_write_failures_total Audit store append calls that failed (each retry counts).
+# TYPE acteon_audit_write_failures_total counter
+acteon_audit_write_failures_total 0
+# HELP acteon_audit_queue_depth Audit records accepted by the writer and not yet stored.
+# TYPE acteon_audit_queue_depth gauge
+acteon_audit_queue_depth 0
+`), "acteon_audit_records_written_total", "acteon_audit_write_failures_total", "acteon_audit_queue_depth"); err != nil {
+			t.Error(err)
+		}
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+}
+
+func TestWriterBackPressure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.block = make(chan struct{})
+		w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 3, BatchSize: 1})
+		write(t, w, "r0")
+		synctest.Wait() // the worker took r0 and is stuck in Append
+		write(t, w, "r1", "r2")
+		if d := w.Depth(); d != 3 {
+			t.Fatalf("Depth = %d, want 3 (the queue is full)", d)
+		}
+
+		// A write whose context is already done gives up instead of waiting,
+		// and says so.
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := w.Write(ctx, audit.Record{ID: "gave-up"}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Write on a full queue with a done context = %v, want context.Canceled", err)
+		}
+
+		// A write with a live context blocks until there is room.
+		returned := make(chan error, 1)
+		go func() { returned <- w.Write(t.Context(), audit.Record{ID: "r3"}) }()
+		synctest.Wait()
+		select {
+		case err := <-returned:
+			t.Fatalf("Write on a full queue returned (%v) instead of blocking", err)
+		default:
+		}
+
+		close(s.block)
+		if err := <-returned; err != nil {
+			t.Fatalf("blocked Write: %v", err)
+		}
+		if err := w.Flush(t.Context()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		s.check(t, []string{"r0", "r1", "r2", "r3"})
+		_ = w.Close(t.Context())
+	})
+}
+
+func TestWriterRetriesFailedBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.failFirst = 3
+		reg := prometheus.NewPedanticRegistry()
+		w := audit.NewWriter(s, audit.WriterOptions{BatchSize: 4, RetryBackoff: time.Second, Registerer: reg})
+		all := ids("r", 10)
+		write(t, w, all...)
+		if err := w.Flush(t.Context()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		s.check(t, all)
+		if err := testutil.GatherAndCompare(reg, stringsReader(`
+# HELP acteon_audit_write_failures_total Audit store append calls that failed (each retry counts).
+# TYPE acteon_audit_write_failures_total counter
+acteon_audit_write_failures_total 3
+# HELP acteon_audit_records_written_total Audit records stored.
+# TYPE acteon_audit_records_written_total counter
+acteon_audit_records_written_total 10
+`), "acteon_audit_write_failures_total", "acteon_audit_records_written_total"); err != nil {
+			t.Error(err)
+		}
+		_ = w.Close(t.Context())
+	})
+}
+
+func TestWriterPartialBatchWaitsForInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		w := audit.NewWriter(s, audit.WriterOptions{BatchSize: 10, FlushInterval: 100 * time.Millisecond})
+		write(t, w, "a", "b", "c")
+		synctest.Wait()
+		if n := s.stored(); n != 0 {
+			t.Fatalf("%d records stored before the flush interval, want 0", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		s.check(t, []string{"a", "b", "c"})
+
+		// A full batch does not wait.
+		write(t, w, ids("full", 10)...)
+		synctest.Wait()
+		if n := s.stored(); n != 13 {
+			t.Fatalf("%d records stored after a full batch, want 13", n)
+		}
+		_ = w.Close(t.Context())
+	})
+}
+
+func TestWriterCloseFlushes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		w := audit.NewWriter(s, audit.WriterOptions{BatchSize: 7, FlushInterval: time.Hour})
+		all := ids("r", 30)
+		write(t, w, all...)
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		s.check(t, all)
+		if err := w.Write(t.Context(), audit.Record{ID: "late"}); !errors.Is(err, audit.ErrWriterClosed) {
+			t.Fatalf("Write after Close = %v, want ErrWriterClosed", err)
+		}
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatalf("second Close = %v, want nil", err)
+		}
+		if err := w.Flush(t.Context()); err != nil {
+			t.Fatalf("Flush after Close with nothing queued = %v, want nil", err)
+		}
+	})
+}
+
+func TestWriterCloseGivesUpAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.failAll = true
+		w := audit.NewWriter(s, audit.WriterOptions{BatchSize: 2})
+		write(t, w, ids("r", 5)...)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		err := w.Close(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close with a failing store = %v, want DeadlineExceeded", err)
+		}
+		synctest.Wait() // the worker abandons what is left
+		if err := w.Flush(t.Context()); !errors.Is(err, audit.ErrWriterClosed) {
+			t.Fatalf("Flush after a Close that gave up = %v, want ErrWriterClosed", err)
+		}
+		if d := w.Depth(); d != 0 {
+			t.Fatalf("Depth after giving up = %d, want 0", d)
+		}
+		if again := w.Close(t.Context()); again == nil || again.Error() != err.Error() {
+			t.Fatalf("second Close = %v, want the first result %v", again, err)
+		}
+	})
+}
+
+func TestWriterCloseReleasesBlockedWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.block = make(chan struct{})
+		w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 1, BatchSize: 1})
+		write(t, w, "r0")
+		synctest.Wait()
+		returned := make(chan error, 1)
+		go func() { returned <- w.Write(t.Context(), audit.Record{ID: "r1"}) }()
+		synctest.Wait()
+		closed := make(chan error, 1)
+		go func() { closed <- w.Close(t.Context()) }()
+		if err := <-returned; !errors.Is(err, audit.ErrWriterClosed) {
+			t.Fatalf("blocked Write during Close = %v, want ErrWriterClosed", err)
+		}
+		close(s.block)
+		if err := <-closed; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		s.check(t, []string{"r0"})
+	})
+}
+
+func TestWriterSync(t *testing.T) {
+	s := newCountingStore()
+	w := audit.NewWriter(s, audit.WriterOptions{Sync: true})
+	write(t, w, "a")
+	if n := s.stored(); n != 1 {
+		t.Fatalf("sync Write returned before storing: %d stored", n)
+	}
+	s.failAll = true
+	if err := w.Write(t.Context(), audit.Record{ID: "b"}); !errors.Is(err, errStoreDown) {
+		t.Fatalf("sync Write with a failing store = %v, want the store's error", err)
+	}
+	if err := w.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush in sync mode: %v", err)
+	}
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatalf("Close in sync mode: %v", err)
+	}
+	if err := w.Write(t.Context(), audit.Record{ID: "c"}); !errors.Is(err, audit.ErrWriterClosed) {
+		t.Fatalf("sync Write after Close = %v, want ErrWriterClosed", err)
+	}
+}
+
+func TestWriterMetricsRegistration(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	w1 := audit.NewWriter(newCountingStore(), audit.WriterOptions{Registerer: reg})
+	// A second writer on the same registry (as after a reload) must not
+	// panic and shares the series.
+	w2 := audit.NewWriter(newCountingStore(), audit.WriterOptions{Registerer: reg})
+	write(t, w2, "x")
+	_ = w2.Flush(t.Context())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, name := range []string{
+		"acteon_audit_queue_depth", "acteon_audit_batch_size", "acteon_audit_write_duration_seconds",
+		"acteon_audit_write_failures_total", "acteon_audit_records_written_total",
+	} {
+		if !got[name] {
+			t.Errorf("metric %s not registered", name)
+		}
+	}
+	_ = w1.Close(t.Context())
+	_ = w2.Close(t.Context())
+	// No registerer: no metrics, and no panic.
+	w3 := audit.NewWriter(newCountingStore(), audit.WriterOptions{})
+	write(t, w3, "y")
+	_ = w3.Close(t.Context())
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

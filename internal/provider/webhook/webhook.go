@@ -262,7 +262,7 @@ func (p *Provider) redact(err error) string {
 }
 
 // retryAfter parses Retry-After as delay-seconds or an HTTP date; anything
-// else (or a date in the past) is zero.
+// else (or a date in the past) is zero. Hints are capped at 24 h.
 func (p *Provider) retryAfter(h http.Header) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
@@ -279,7 +279,7 @@ func (p *Provider) retryAfter(h http.Header) time.Duration {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(p.now()); d > 0 {
-			return d
+			return min(d, 24*time.Hour)
 		}
 	}
 	return 0

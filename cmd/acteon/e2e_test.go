@@ -56,7 +56,7 @@ type server struct {
 	t    *testing.T
 	base string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncWriter
 	done chan error
 }
 
@@ -66,8 +66,8 @@ func start(t *testing.T, configPath string, extra ...string) *server {
 	port := freePort(t)
 	args := append([]string{"serve", "-c", configPath, "--port", fmt.Sprint(port)}, extra...)
 	cmd := exec.Command(binPath, args...)
-	logs := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, &syncWriter{w: logs}
+	logs := &syncWriter{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,15 +98,22 @@ func start(t *testing.T, configPath string, extra ...string) *server {
 	return nil
 }
 
+// syncWriter collects the child's stdout and stderr.
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type resp struct {

@@ -169,10 +169,7 @@ func (s *Server) providersHealth(w http.ResponseWriter, r *http.Request) {
 			ph.TotalRequests, ph.Successes, ph.Failures = st.TotalRequests, st.Successes, st.Failures
 			ph.SuccessRate, ph.AvgLatencyMs = st.SuccessRate, st.AvgLatencyMs
 			ph.P50LatencyMs, ph.P95LatencyMs, ph.P99LatencyMs = st.P50LatencyMs, st.P95LatencyMs, st.P99LatencyMs
-			if st.LastRequestAt != 0 {
-				t := st.LastRequestAt
-				ph.LastRequestAt = &t
-			}
+			ph.LastRequestAt = st.LastRequestAt
 			if st.LastError != "" {
 				e := st.LastError
 				ph.LastError = &e

@@ -115,6 +115,7 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	exec, err := executor.New(executor.Options{
 		MaxConcurrent: int(cfg.Executor.MaxConcurrent),
 		MaxRetries:    int(cfg.Executor.MaxRetries),
+		NoRetries:     cfg.Executor.MaxRetries == 0,
 		Timeout:       time.Duration(cfg.Executor.TimeoutSeconds) * time.Second,
 		DLQ:           dlq,
 		Health:        health,

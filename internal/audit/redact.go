@@ -21,8 +21,9 @@ const DefaultRedactPlaceholder = "[REDACTED]"
 // in "items": [...] have paths "items.<key>"). A redacted value is replaced
 // whole, without looking inside it.
 //
-// Key order and the text of unredacted values are kept. Without fields, or
-// for an empty payload or one that has no keys, payload is returned as is.
+// Key order and the text of unredacted values are kept (whitespace between
+// tokens is dropped when something was redacted). When nothing matches,
+// payload itself is returned.
 // A payload that is not valid JSON cannot be inspected, so it is replaced
 // whole by the placeholder rather than risk storing a secret. An empty
 // placeholder means DefaultRedactPlaceholder.
@@ -53,97 +54,336 @@ func (r *redactor) redact(payload json.RawMessage) json.RawMessage {
 	if len(r.fields) == 0 || len(payload) == 0 {
 		return payload
 	}
-	v := bytes.TrimSpace(payload)
-	if len(v) == 0 || (v[0] != '{' && v[0] != '[') {
-		if !json.Valid(payload) {
-			return json.RawMessage(bytes.Clone(r.placeholder))
-		}
-		return payload // a scalar has no keys
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(v))
-	if err := r.walk(&buf, v, ""); err != nil {
+	sc := scanner{r: r, in: payload, out: make([]byte, 0, len(payload)+16)}
+	if err := sc.document(); err != nil {
 		return json.RawMessage(bytes.Clone(r.placeholder))
 	}
-	return buf.Bytes()
+	if !sc.changed {
+		return payload
+	}
+	return sc.out
 }
 
-var errTrailing = errors.New("audit: trailing data after JSON value")
+// maxDepth bounds nesting; a deeper payload is treated as invalid (and so
+// replaced whole) rather than recursed into without limit.
+const maxDepth = 1000
 
-// walk writes the redacted form of the JSON value v found at path.
-func (r *redactor) walk(buf *bytes.Buffer, v []byte, path string) error {
-	if len(v) == 0 || (v[0] != '{' && v[0] != '[') {
-		buf.Write(v)
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(v))
-	if _, err := dec.Token(); err != nil { // '{' or '['
+var errSyntax = errors.New("audit: invalid JSON payload")
+
+// scanner copies one JSON document from in to out, compacting whitespace
+// and replacing the values of matching keys. It validates as it goes.
+type scanner struct {
+	r       *redactor
+	in      []byte
+	i       int
+	out     []byte
+	path    []byte // lower-cased dotted path of the current value
+	key     []byte // scratch: the current key, lower-cased
+	depth   int
+	changed bool // something was redacted
+}
+
+func (s *scanner) document() error {
+	if err := s.value(false); err != nil {
 		return err
 	}
-	isObject := v[0] == '{'
-	if isObject {
-		buf.WriteByte('{')
-	} else {
-		buf.WriteByte('[')
-	}
-	for i := 0; dec.More(); i++ {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		childPath := path
-		redacted := false
-		if isObject {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, ok := tok.(string)
-			if !ok {
-				return errors.New("audit: object key is not a string")
-			}
-			kb, err := json.Marshal(key)
-			if err != nil {
-				return err
-			}
-			buf.Write(kb)
-			buf.WriteByte(':')
-			lk := strings.ToLower(key)
-			if path == "" {
-				childPath = lk
-			} else {
-				childPath = path + "." + lk
-			}
-			_, byName := r.fields[lk]
-			_, byPath := r.fields[childPath]
-			redacted = byName || byPath
-		}
-		var child json.RawMessage
-		if err := dec.Decode(&child); err != nil {
-			return err
-		}
-		if redacted {
-			buf.Write(r.placeholder)
-			continue
-		}
-		if err := r.walk(buf, child, childPath); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}' or ']'
-		return err
-	}
-	if dec.More() {
-		return errTrailing
-	}
-	if _, err := dec.Token(); err == nil {
-		return errTrailing
-	}
-	if isObject {
-		buf.WriteByte('}')
-	} else {
-		buf.WriteByte(']')
+	s.ws()
+	if s.i != len(s.in) {
+		return errSyntax
 	}
 	return nil
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.in) {
+		switch s.in[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value copies (or, with skip, only validates) one value.
+func (s *scanner) value(skip bool) error {
+	s.ws()
+	if s.i >= len(s.in) {
+		return errSyntax
+	}
+	start := s.i
+	switch c := s.in[s.i]; {
+	case c == '{':
+		return s.object(skip)
+	case c == '[':
+		return s.array(skip)
+	case c == '"':
+		if _, err := s.str(); err != nil {
+			return err
+		}
+	case c == 't':
+		return s.literal("true", skip)
+	case c == 'f':
+		return s.literal("false", skip)
+	case c == 'n':
+		return s.literal("null", skip)
+	case c == '-' || (c >= '0' && c <= '9'):
+		if err := s.number(); err != nil {
+			return err
+		}
+	default:
+		return errSyntax
+	}
+	if !skip {
+		s.out = append(s.out, s.in[start:s.i]...)
+	}
+	return nil
+}
+
+func (s *scanner) literal(lit string, skip bool) error {
+	if !bytes.HasPrefix(s.in[s.i:], []byte(lit)) {
+		return errSyntax
+	}
+	s.i += len(lit)
+	if !skip {
+		s.out = append(s.out, lit...)
+	}
+	return nil
+}
+
+func (s *scanner) number() error {
+	in, i := s.in, s.i
+	digits := func() int {
+		n := 0
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if in[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(in) && in[i] == '0':
+		i++
+	case digits() == 0:
+		return errSyntax
+	}
+	if i < len(in) && in[i] == '.' {
+		i++
+		if digits() == 0 {
+			return errSyntax
+		}
+	}
+	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
+		i++
+		if i < len(in) && (in[i] == '+' || in[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return errSyntax
+		}
+	}
+	s.i = i
+	return nil
+}
+
+// str validates the string at s.i and moves past it. It reports whether
+// the string holds escapes.
+func (s *scanner) str() (escaped bool, err error) {
+	i := s.i + 1
+	for i < len(s.in) {
+		switch c := s.in[i]; {
+		case c == '"':
+			s.i = i + 1
+			return escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(s.in) {
+				return false, errSyntax
+			}
+			switch s.in[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s.in) {
+					return false, errSyntax
+				}
+				for _, h := range s.in[i+2 : i+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false, errSyntax
+					}
+				}
+				i += 6
+			default:
+				return false, errSyntax
+			}
+		case c < 0x20:
+			return false, errSyntax
+		default:
+			i++
+		}
+	}
+	return false, errSyntax
+}
+
+func (s *scanner) enter() error {
+	s.depth++
+	if s.depth > maxDepth {
+		return errSyntax
+	}
+	return nil
+}
+
+func (s *scanner) object(skip bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.i++ // '{'
+	if !skip {
+		s.out = append(s.out, '{')
+	}
+	s.ws()
+	if s.i < len(s.in) && s.in[s.i] == '}' {
+		s.i++
+		if !skip {
+			s.out = append(s.out, '}')
+		}
+		s.depth--
+		return nil
+	}
+	parent := len(s.path)
+	for n := 0; ; n++ {
+		if n > 0 && !skip {
+			s.out = append(s.out, ',')
+		}
+		s.ws()
+		if s.i >= len(s.in) || s.in[s.i] != '"' {
+			return errSyntax
+		}
+		kstart := s.i
+		escaped, err := s.str()
+		if err != nil {
+			return err
+		}
+		raw := s.in[kstart:s.i]
+		s.ws()
+		if s.i >= len(s.in) || s.in[s.i] != ':' {
+			return errSyntax
+		}
+		s.i++
+		redact := false
+		if !skip {
+			s.out = append(s.out, raw...)
+			s.out = append(s.out, ':')
+			if err := s.setKey(raw, escaped); err != nil {
+				return err
+			}
+			if parent > 0 {
+				s.path = append(s.path, '.')
+			}
+			s.path = append(s.path, s.key...)
+			_, byName := s.r.fields[string(s.key)]
+			_, byPath := s.r.fields[string(s.path)]
+			redact = byName || byPath
+		}
+		if redact {
+			s.out = append(s.out, s.r.placeholder...)
+			s.changed = true
+		}
+		if err := s.value(skip || redact); err != nil {
+			return err
+		}
+		s.path = s.path[:parent]
+		s.ws()
+		if s.i >= len(s.in) {
+			return errSyntax
+		}
+		switch s.in[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			if !skip {
+				s.out = append(s.out, '}')
+			}
+			s.depth--
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// setKey puts the lower-cased, unescaped key (raw includes its quotes) in
+// s.key.
+func (s *scanner) setKey(raw []byte, escaped bool) error {
+	s.key = s.key[:0]
+	if escaped {
+		var k string
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return errSyntax
+		}
+		s.key = append(s.key, strings.ToLower(k)...)
+		return nil
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c >= 0x80 { // non-ASCII: let the strings package fold it
+			s.key = append(s.key[:0], strings.ToLower(string(body))...)
+			return nil
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		s.key = append(s.key, c)
+	}
+	return nil
+}
+
+func (s *scanner) array(skip bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.i++ // '['
+	if !skip {
+		s.out = append(s.out, '[')
+	}
+	s.ws()
+	if s.i < len(s.in) && s.in[s.i] == ']' {
+		s.i++
+		if !skip {
+			s.out = append(s.out, ']')
+		}
+		s.depth--
+		return nil
+	}
+	for n := 0; ; n++ {
+		if n > 0 && !skip {
+			s.out = append(s.out, ',')
+		}
+		if err := s.value(skip); err != nil { // elements keep the array's path
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.in) {
+			return errSyntax
+		}
+		switch s.in[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			if !skip {
+				s.out = append(s.out, ']')
+			}
+			s.depth--
+			return nil
+		default:
+			return errSyntax
+		}
+	}
 }
 
 // redacting is the Redacting decorator: it redacts action_payload before

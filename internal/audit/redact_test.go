@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/acteon/acteon-go/internal/audit"
@@ -93,6 +95,24 @@ func TestRedact(t *testing.T) {
 			payload: `{"a":1} {"password":"x"}`,
 			fields:  []string{"password"},
 			want:    `"[REDACTED]"`,
+		},
+		{
+			name:    "whitespace is dropped when something is redacted",
+			payload: " {\n  \"pw\" : \"x\",\n  \"a\" : [ 1 , 2 ]\n} ",
+			fields:  []string{"pw"},
+			want:    `{"pw":"[REDACTED]","a":[1,2]}`,
+		},
+		{
+			name:    "escaped keys are matched unescaped",
+			payload: `{"pass\u0077ord":"x","caf\u00e9":{"K":1}}`,
+			fields:  []string{"password", "café.k"},
+			want:    `{"pass\u0077ord":"[REDACTED]","caf\u00e9":{"K":"[REDACTED]"}}`,
+		},
+		{
+			name:    "non-ASCII keys fold case",
+			payload: `{"ÉTÉ":{"x":1}}`,
+			fields:  []string{"été"},
+			want:    `{"ÉTÉ":"[REDACTED]"}`,
 		},
 		{
 			name:    "invalid scalar is replaced whole",
@@ -187,5 +207,28 @@ func FuzzRedact(f *testing.F) {
 		if !json.Valid(got) {
 			t.Fatalf("Redact(%q, %q) = %q, not valid JSON", payload, field, got)
 		}
+		if !json.Valid(payload) && string(got) != `"[REDACTED]"` {
+			t.Fatalf("Redact(%q, %q) = %q; invalid JSON must be replaced whole", payload, field, got)
+		}
+		if json.Valid(payload) && !bytes.Contains(got, []byte("[REDACTED]")) {
+			// Nothing was redacted: the value must mean the same.
+			var a, b any
+			_ = json.Unmarshal(payload, &a)
+			_ = json.Unmarshal(got, &b)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("Redact(%q, %q) = %q changed the payload without redacting", payload, field, got)
+			}
+		}
 	})
+}
+
+func TestRedactDeepNesting(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 2000) + "1" + strings.Repeat("}", 2000)
+	if got := audit.Redact(json.RawMessage(deep), []string{"password"}, ""); string(got) != `"[REDACTED]"` {
+		t.Errorf("payload nested 2000 deep = %.40s…, want it replaced whole", got)
+	}
+	ok := strings.Repeat("[", 999) + strings.Repeat("]", 999)
+	if got := audit.Redact(json.RawMessage(ok), []string{"password"}, ""); string(got) != ok {
+		t.Errorf("payload nested 999 deep was changed")
+	}
 }

@@ -165,10 +165,25 @@ func (r *Recording) answer(ctx context.Context, a *action.Action, k int64) (*act
 	if a != nil {
 		id = a.ID
 	}
-	return &action.ProviderResponse{
-		Status: action.StatusSuccess,
-		Body:   map[string]any{"provider": r.name, "action_id": id, "simulated": true},
-	}, nil
+	// Response and body share one allocation: this provider sits on the
+	// benchmark path.
+	sr := &simResponse{body: SimulatedBody{Provider: r.name, ActionID: id, Simulated: true}}
+	sr.resp.Status = action.StatusSuccess
+	sr.resp.Body = &sr.body
+	return &sr.resp, nil
+}
+
+// SimulatedBody is the default response body of a Recording provider:
+// {"provider":…,"action_id":…,"simulated":true}.
+type SimulatedBody struct {
+	Provider  string `json:"provider"`
+	ActionID  string `json:"action_id"`
+	Simulated bool   `json:"simulated"`
+}
+
+type simResponse struct {
+	resp action.ProviderResponse
+	body SimulatedBody
 }
 
 func (r *Recording) fails(k int64) bool {

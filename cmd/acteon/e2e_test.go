@@ -476,7 +476,8 @@ func TestEndToEnd(t *testing.T) {
 		expect(t, s.get("/health"), 200, `{"status":"ok","metrics":{`)
 		r = s.get("/metrics/prometheus")
 		expect(t, r, 200, "acteon_actions_dispatched_total", "acteon_actions_deduplicated_total 19",
-			`acteon_rule_matches_total{rule="block-spam"}`, "acteon_provider_request_duration_seconds")
+			`acteon_rule_matches_total{rule="block-spam"}`, "acteon_provider_request_duration_seconds",
+			`acteon_provider_requests_total{provider="email"}`, "acteon_executor_in_flight")
 	})
 	t.Run("SIGTERM drains and exits 0", func(t *testing.T) {
 		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -50,6 +50,7 @@ type App struct {
 	Registry *prometheus.Registry
 
 	log      *slog.Logger
+	clock    clock.Clock
 	state    state.Store
 	memState *statemem.Store
 	auditSt  audit.Store
@@ -72,7 +73,7 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &App{Config: cfg, Registry: reg, log: o.Logger}
+	a := &App{Config: cfg, Registry: reg, log: o.Logger, clock: o.Clock}
 	var cleanup []func()
 	fail := func(err error) (*App, error) {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -104,9 +105,11 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 
 	// Executor, breakers, DLQ, health.
 	health := provider.NewHealth()
+	reg.MustRegister(newHealthCollector(health, registry.Names))
 	var breakers *executor.Breakers
 	if cfg.CircuitBreaker.Enabled {
-		breakers = executor.NewBreakers(breakerConfig(cfg), registry.Names(), o.Clock)
+		breakers = executor.NewBreakers(breakerConfig(cfg), registry.Names(), o.Clock,
+			executor.WithBreakerRegisterer(reg), executor.WithBreakerLogger(o.Logger))
 	}
 	var dlq *executor.DLQ
 	if cfg.Executor.DLQEnabled {
@@ -218,7 +221,33 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if a.auditSt != nil && a.Config.Audit.CleanupIntervalSeconds > 0 {
+		go a.auditCleanup(ctx, time.Duration(a.Config.Audit.CleanupIntervalSeconds)*time.Second)
+	}
 	return nil
+}
+
+// auditCleanup deletes expired audit records every interval (the first tick
+// is one interval after start). Every node may run it: deletes are
+// idempotent.
+func (a *App) auditCleanup(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.auditSt.CleanupExpired(ctx, a.clock.Now())
+			if err != nil {
+				a.log.Warn("audit cleanup failed", "err", err)
+				continue
+			}
+			if n > 0 {
+				a.log.Info("audit cleanup", "deleted", n)
+			}
+		}
+	}
 }
 
 // Serve listens on the configured address and serves until ctx is done,

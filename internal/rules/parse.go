@@ -752,7 +752,9 @@ func (p *parser) parseField(n *yaml.Node, kvs []keyVal) *node {
 	if !good {
 		return nil
 	}
-	return &node{kind: nField, acc: acc, ops: ops}
+	out := &node{kind: nField, acc: acc, ops: ops}
+	out.specialise()
+	return out
 }
 
 func (p *parser) parseStateSeen(n *yaml.Node, kvs []keyVal) *node {

@@ -261,6 +261,12 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 		if r.disabled.Load() {
 			continue
 		}
+		if c := r.cond; c != nil && c.kind == nStrCmp { // fast path
+			if c.strCmp(in.Action) {
+				return Result{Verdict: r.Verdict, Rule: r, Errors: errs}
+			}
+			continue
+		}
 		ok, err := r.eval(&ec)
 		if err != nil {
 			errs = append(errs, RuleError{Rule: r.Name, Err: err})

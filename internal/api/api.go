@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,12 +61,17 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	MaxBodyBytes int64
 	MaxBatchSize int
-	Logger       *slog.Logger
+	// MaxConcurrentDispatch caps actions in flight across all dispatch
+	// requests (a batch counts each action); beyond it requests get 429.
+	// Zero means 5000.
+	MaxConcurrentDispatch int
+	Logger                *slog.Logger
 }
 
 // Server holds the handlers. Use Handler to get the routed http.Handler.
 type Server struct {
 	o        Options
+	inflight atomic.Int64
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -78,6 +84,9 @@ func New(o Options) *Server {
 	}
 	if o.MaxBatchSize <= 0 {
 		o.MaxBatchSize = 1000
+	}
+	if o.MaxConcurrentDispatch <= 0 {
+		o.MaxConcurrentDispatch = 5000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -289,3 +298,20 @@ func (s *Server) metricsJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(m)
 }
+
+// admit takes n dispatch permits without waiting; when the gateway is at
+// [server] max_concurrent_dispatch it answers 429 and returns false.
+func (s *Server) admit(w http.ResponseWriter, n int) bool {
+	if s.inflight.Add(int64(n)) > int64(s.o.MaxConcurrentDispatch) {
+		s.inflight.Add(-int64(n))
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{
+			"error": "rate limit exceeded", "code": "RATE_LIMITED", "message": "too many dispatches in flight",
+			"retryable": true, "retry_after": 1,
+		})
+		return false
+	}
+	return true
+}
+
+func (s *Server) release(n int) { s.inflight.Add(-int64(n)) }

@@ -46,6 +46,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, code, err.Error())
 		return
 	}
+	if !s.admit(w, 1) {
+		return
+	}
+	defer s.release(1)
 	var out action.Outcome
 	if dry {
 		out = s.o.Gateway.DryRun(r.Context(), a)
@@ -103,6 +107,10 @@ func (s *Server) dispatchBatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, []errorBody{{Error: msg, Code: "BATCH_TOO_LARGE", Message: msg}})
 		return
 	}
+	if !s.admit(w, len(actions)) {
+		return
+	}
+	defer s.release(len(actions))
 	results := make([]any, len(actions))
 	sem := make(chan struct{}, batchConcurrency)
 	var wg sync.WaitGroup

@@ -198,7 +198,8 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	srv := api.New(api.Options{
 		Gateway: gw, Rules: a.Reloader, Audit: a.auditSt, DLQ: dlq, Health: health, Breakers: breakers,
 		Gatherer: reg, Registerer: reg, MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		MaxBatchSize: int(cfg.Server.MaxBatchSize), Logger: o.Logger,
+		MaxBatchSize: int(cfg.Server.MaxBatchSize), MaxConcurrentDispatch: int(cfg.Server.MaxConcurrentDispatch),
+		Logger: o.Logger,
 	})
 	a.handler = srv.Handler()
 	return a, nil

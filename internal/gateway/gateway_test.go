@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/acteon/acteon-go/action"
+	"github.com/acteon/acteon-go/internal/audit"
+	auditmem "github.com/acteon/acteon-go/internal/audit/memory"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/executor"
 	"github.com/acteon/acteon-go/internal/provider"
@@ -368,5 +370,76 @@ func TestDedupStateFailureIsAClearError(t *testing.T) {
 	}
 	if h.provs["email"].CallCount() != 0 {
 		t.Error("nothing may be delivered when the dedup marker cannot be set")
+	}
+}
+
+func TestCircuitBreakerOpensAndFallsBack(t *testing.T) {
+	down := sim.NewFailing("down", provider.KindConnection, "refused")
+	h := newHarness(t, "", down)
+	br := executor.NewBreakers(executor.BreakerConfig{
+		FailureThreshold: 2, SuccessThreshold: 1, RecoveryTimeout: time.Minute,
+		PerProvider: map[string]executor.BreakerOverride{"down": {FallbackProvider: "sms"}},
+	}, h.gw.Providers().Names(), h.clk)
+	exec, err := executor.New(executor.Options{NoRetries: true, Breakers: br, Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw.exec, h.gw.breakers = exec, br
+	toDown := func() *action.Action { return base(func(a *action.Action) { a.Provider = "down" }) }
+	wantKind(t, h.dispatch(toDown()), action.OutcomeFailed)
+	wantKind(t, h.dispatch(toDown()), action.OutcomeFailed)
+	if st := br.State("down"); st != "open" {
+		t.Fatalf("breaker state %q after 2 retryable failures, want open", st)
+	}
+	out := h.dispatch(toDown())
+	wantKind(t, out, action.OutcomeRerouted)
+	if out.NewProvider != "sms" || h.provs["sms"].CallCount() != 1 {
+		t.Errorf("fallback: %+v, sms calls %d", out, h.provs["sms"].CallCount())
+	}
+	if down.CallCount() != 2 {
+		t.Errorf("an open breaker must not call the provider; calls %d", down.CallCount())
+	}
+	br.Trip("sms")
+	out = h.dispatch(toDown())
+	wantKind(t, out, action.OutcomeCircuitOpen)
+	if out.Provider != "down" {
+		t.Errorf("circuit open outcome %+v", out)
+	}
+}
+
+func TestAuditRecordExplainsTheDecision(t *testing.T) {
+	h := newHarness(t, `rules: [{name: dd, priority: 1, condition: {field: action.action_type, eq: send_email}, action: {type: deduplicate, ttl_seconds: 60}}]`)
+	store := auditmem.New(auditmem.Options{Clock: h.clk})
+	w := audit.NewWriter(store, audit.WriterOptions{})
+	h.gw.audit, h.gw.auditTTL, h.gw.storePay = w, time.Hour, true
+	a := base(func(a *action.Action) { a.ID = "act-1"; a.DedupKey = "k"; a.Metadata = map[string]string{"sev": "high"} })
+	wantKind(t, h.dispatch(a), action.OutcomeExecuted)
+	b := base(func(a *action.Action) { a.ID = "act-2"; a.DedupKey = "k" })
+	wantKind(t, h.dispatch(b), action.OutcomeDeduplicated)
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.GetByActionID(context.Background(), "act-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != "deduplicate" || rec.MatchedRule == nil || *rec.MatchedRule != "dd" || rec.Outcome != "executed" {
+		t.Errorf("record verdict %s rule %v outcome %s", rec.Verdict, rec.MatchedRule, rec.Outcome)
+	}
+	if string(rec.OutcomeDetails) != `{"attempts":1,"status":"Success"}` {
+		t.Errorf("outcome_details %s", rec.OutcomeDetails)
+	}
+	if string(rec.ActionPayload) != `{"to":"u@example.com"}` {
+		t.Errorf("payload %s", rec.ActionPayload)
+	}
+	if rec.Metadata["sev"] != "high" || rec.Metadata["__dedup_key"] != "k" {
+		t.Errorf("metadata %v", rec.Metadata)
+	}
+	if rec.ExpiresAt == nil || !rec.ExpiresAt.Equal(t0.Add(time.Hour)) || rec.AuthMethod != "anonymous" {
+		t.Errorf("expires_at %v auth %q", rec.ExpiresAt, rec.AuthMethod)
+	}
+	rec2, err := store.GetByActionID(context.Background(), "act-2")
+	if err != nil || rec2.Outcome != "deduplicated" || string(rec2.OutcomeDetails) != `{}` {
+		t.Errorf("dedup record %+v %v", rec2, err)
 	}
 }

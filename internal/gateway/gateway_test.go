@@ -412,7 +412,11 @@ func TestAuditRecordExplainsTheDecision(t *testing.T) {
 	store := auditmem.New(auditmem.Options{Clock: h.clk})
 	w := audit.NewWriter(store, audit.WriterOptions{})
 	h.gw.audit, h.gw.auditTTL, h.gw.storePay = w, time.Hour, true
-	a := base(func(a *action.Action) { a.ID = "act-1"; a.DedupKey = "k"; a.Metadata = map[string]string{"sev": "high"} })
+	a := base(func(a *action.Action) {
+		a.ID = "act-1"
+		a.DedupKey = "k"
+		a.Metadata = map[string]string{"sev": "high"}
+	})
 	wantKind(t, h.dispatch(a), action.OutcomeExecuted)
 	b := base(func(a *action.Action) { a.ID = "act-2"; a.DedupKey = "k" })
 	wantKind(t, h.dispatch(b), action.OutcomeDeduplicated)

@@ -34,7 +34,7 @@ const maxDepth = 16
 // can make a small file expand a lot).
 const (
 	maxOperandDepth = 64
-	maxNodes        = 1_000_000
+	maxNodes        = 200_000
 )
 
 // LoadDir loads the .yaml, .yml and .cel files at the top level of dir
@@ -164,7 +164,16 @@ type parser struct {
 	rule   string // name of the rule being parsed, for messages
 	errs   []error
 	warns  []Warning
-	budget int // operand nodes left
+	budget int // YAML nodes left to visit (aliases can multiply them)
+	// Compiled CEL programs and regexes by source text: aliases can repeat
+	// one expression many times, and both are immutable once compiled.
+	celCache map[string]celResult
+	reCache  map[string]*regexp.Regexp
+}
+
+type celResult struct {
+	prog *celProgram
+	err  error
 }
 
 func (p *parser) errAt(n *yaml.Node, format string, args ...any) {
@@ -494,7 +503,15 @@ func (p *parser) parseTopCondition(n *yaml.Node) *node {
 }
 
 func (p *parser) parseCEL(n *yaml.Node, src string) *node {
-	prog, err := compileCEL(src)
+	cr, ok := p.celCache[src]
+	if !ok {
+		cr.prog, cr.err = compileCEL(src)
+		if p.celCache == nil {
+			p.celCache = map[string]celResult{}
+		}
+		p.celCache[src] = cr
+	}
+	prog, err := cr.prog, cr.err
 	if err != nil {
 		p.errAt(n, "%v", err)
 		return nil
@@ -671,7 +688,16 @@ func (p *parser) parseOps(n *yaml.Node, kvs []keyVal, allowed func(opKind) bool,
 			}
 			fo.lit = strV(s)
 			if op == opMatches {
-				re, err := regexp.Compile(s)
+				re, err := p.reCache[s], error(nil)
+				if re == nil {
+					re, err = regexp.Compile(s)
+				}
+				if err == nil {
+					if p.reCache == nil {
+						p.reCache = map[string]*regexp.Regexp{}
+					}
+					p.reCache[s] = re
+				}
 				if err != nil {
 					p.errAt(kv.v, "invalid regex %q: %v", s, err)
 					ok = false

@@ -100,6 +100,12 @@ type State struct {
 	// AutoMigrate, when set, overrides the backend's default for running
 	// schema migrations at start-up.
 	AutoMigrate *bool `toml:"auto_migrate"`
+	// Database is the ClickHouse database (default "default").
+	Database string `toml:"database"`
+	// Connection pool and timeouts; zero means the backend's default.
+	PoolSize         uint64 `toml:"pool_size"`
+	ConnectTimeoutMs uint64 `toml:"connect_timeout_ms"`
+	OpTimeoutMs      uint64 `toml:"op_timeout_ms"`
 }
 
 // Audit is the [audit] section.
@@ -125,6 +131,15 @@ type Audit struct {
 	// Sync writes the record before the response is sent (D21).
 	Sync   bool        `toml:"sync"`
 	Redact AuditRedact `toml:"redact"`
+	// AutoMigrate, when set to false, makes serve fail fast when the audit
+	// schema is missing instead of creating it.
+	AutoMigrate *bool `toml:"auto_migrate"`
+	// Database is the ClickHouse database (default "default").
+	Database string `toml:"database"`
+	// Connection pool and timeouts; zero means the backend's default.
+	PoolSize         uint64 `toml:"pool_size"`
+	ConnectTimeoutMs uint64 `toml:"connect_timeout_ms"`
+	OpTimeoutMs      uint64 `toml:"op_timeout_ms"`
 	// Asynchronous writer tuning (D21). Go extensions.
 	QueueSize       uint64 `toml:"queue_size"`
 	BatchSize       uint64 `toml:"batch_size"`
@@ -383,7 +398,7 @@ const (
 var StateBackends = []string{"memory", "redis", "postgres", "dynamodb", "clickhouse"}
 
 // AuditBackends are the accepted [audit] backend values.
-var AuditBackends = []string{"memory", "postgres", "clickhouse", "elasticsearch", "dynamodb"}
+var AuditBackends = []string{"memory", "postgres", "clickhouse"}
 
 // KnownProviderTypes are the [[providers]] type values this build can
 // construct. Validation rejects any other type (upstream: unknown type is a

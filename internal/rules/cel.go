@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/interpreter"
 
@@ -27,6 +29,8 @@ var (
 	celEnvOnce sync.Once
 	celEnv     *cel.Env
 	errCELEnv  error
+	// theAdapter is the environment's adapter (set with celEnv).
+	theAdapter types.Adapter = jsonAdapter{base: types.DefaultTypeAdapter}
 )
 
 // jsonAdapter adapts decoded JSON for CEL without copying it: json.Number
@@ -74,9 +78,10 @@ func celEnvironment() (*cel.Env, error) {
 			errCELEnv = err
 			return
 		}
+		theAdapter = jsonAdapter{base: reg}
 		celEnv, errCELEnv = cel.NewEnv(
 			cel.CustomTypeProvider(reg),
-			cel.CustomTypeAdapter(jsonAdapter{base: reg}),
+			cel.CustomTypeAdapter(theAdapter),
 			cel.Variable("action", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("now", cel.TimestampType),
 			cel.CrossTypeNumericComparisons(true),
@@ -154,26 +159,102 @@ func (p *celProgram) eval(ec *evalCtx) (ok bool, err error) {
 	return bool(b), nil
 }
 
-// celActivation resolves `action` and `now`, building the action map on
-// first use; one activation serves every CEL rule of one evaluation.
+// celActivation resolves `action` and `now`; one activation serves every
+// CEL rule of one evaluation.
 type celActivation struct {
-	a   *action.Action
-	now time.Time
-	am  map[string]any
+	a    *action.Action
+	now  time.Time
+	actV *celAction
+	nowV ref.Val
 }
 
 func (c *celActivation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "action":
-		if c.am == nil {
-			c.am = actionMap(c.a)
+		if c.actV == nil {
+			c.actV = &celAction{a: c.a}
 		}
-		return c.am, true
+		return c.actV, true
 	case "now":
-		return types.Timestamp{Time: c.now}, true
+		if c.nowV == nil {
+			c.nowV = types.Timestamp{Time: c.now}
+		}
+		return c.nowV, true
 	}
 	return nil, false
 }
+
+// celAction is the CEL `action` map, read lazily: the common fields are
+// served straight from the Action, and the full map (actionMap) is only
+// built for iteration, equality, conversion or rare keys.
+type celAction struct {
+	a    *action.Action
+	full traits.Mapper
+}
+
+var _ traits.Mapper = (*celAction)(nil)
+
+func (v *celAction) asMap() traits.Mapper {
+	if v.full == nil {
+		v.full = types.NewStringInterfaceMap(theAdapter, actionMap(v.a))
+	}
+	return v.full
+}
+
+// Find implements traits.Mapper.
+func (v *celAction) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return v.asMap().Find(key)
+	}
+	a := v.a
+	switch string(k) {
+	case "id":
+		return types.String(a.ID), true
+	case "namespace":
+		return types.String(a.Namespace), true
+	case "tenant":
+		return types.String(a.Tenant), true
+	case "provider":
+		return types.String(a.Provider), true
+	case "action_type":
+		return types.String(a.ActionType), true
+	case "payload":
+		return theAdapter.NativeToValue(a.Payload), true
+	case "metadata":
+		return types.NewStringStringMap(theAdapter, nonNilSS(a.Metadata)), true
+	}
+	return v.asMap().Find(key)
+}
+
+// Get implements traits.Indexer.
+func (v *celAction) Get(key ref.Val) ref.Val {
+	val, found := v.Find(key)
+	if !found {
+		if val != nil {
+			return val
+		}
+		return types.NewErr("no such key: %v", key)
+	}
+	return val
+}
+
+// Contains implements traits.Container.
+func (v *celAction) Contains(key ref.Val) ref.Val {
+	val, found := v.Find(key)
+	if !found && val != nil && types.IsError(val) {
+		return val
+	}
+	return types.Bool(found)
+}
+
+func (v *celAction) ConvertToNative(t reflect.Type) (any, error) { return v.asMap().ConvertToNative(t) }
+func (v *celAction) ConvertToType(t ref.Type) ref.Val            { return v.asMap().ConvertToType(t) }
+func (v *celAction) Equal(o ref.Val) ref.Val                     { return v.asMap().Equal(o) }
+func (v *celAction) Type() ref.Type                              { return types.MapType }
+func (v *celAction) Value() any                                  { return v.asMap().Value() }
+func (v *celAction) Iterator() traits.Iterator                   { return v.asMap().Iterator() }
+func (v *celAction) Size() ref.Val                               { return v.asMap().Size() }
 
 func (c *celActivation) Parent() interpreter.Activation { return nil }
 

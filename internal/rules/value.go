@@ -40,7 +40,6 @@ type value struct {
 	x any
 }
 
-func nullV() value { return value{} }
 func boolV(b bool) value {
 	if b {
 		return value{k: vBool, n: 1}
@@ -137,16 +136,6 @@ func (v value) listAt(i int) value {
 	return value{}
 }
 
-func (v value) mapLen() int {
-	switch t := v.x.(type) {
-	case map[string]any:
-		return len(t)
-	case map[string]string:
-		return len(t)
-	}
-	return 0
-}
-
 // field looks a key up in a map value: a missing key is null; a non-map
 // is a type error.
 func (v value) field(seg string) (value, error) {
@@ -169,25 +158,6 @@ func (v value) field(seg string) (value, error) {
 		}
 	}
 	return value{}, &typeError{msg: "cannot access field '" + seg + "' on " + v.k.String()}
-}
-
-// truthy: null, false, 0, 0.0, "", [] and {} are falsy.
-func (v value) truthy() bool {
-	switch v.k {
-	case vBool:
-		return v.b()
-	case vInt:
-		return v.i() != 0
-	case vFloat:
-		return v.f() != 0
-	case vString:
-		return v.s != ""
-	case vList:
-		return v.listLen() > 0
-	case vMap:
-		return v.mapLen() > 0
-	}
-	return false
 }
 
 // equal implements the `==` of spec §2.4: int↔float coercion within

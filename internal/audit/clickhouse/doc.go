@@ -1,0 +1,56 @@
+// Package clickhouse is the ClickHouse audit backend: an audit.Store over
+// ClickHouse's HTTP interface (plain net/http, no driver), compatible with
+// ClickHouse 18.16 and later.
+//
+// In an action's path it sits at the very end: the gateway hands each
+// audit.Record to the batched audit.Writer (decision D21), which calls
+// Store.Append with up to a few hundred records at a time; the API's audit
+// endpoints call Query, GetByID and GetByActionID, and the retention job
+// calls CleanupExpired.
+//
+// # Schema
+//
+// One table, {Prefix}audit (default acteon_audit) in Database (default
+// "default"), created by Migrate. Times are Int64 epoch milliseconds
+// (decision D20; 18.16 has no DateTime64): dispatched_at_ms,
+// completed_at_ms and the nullable expires_at_ms. JSON fields are String
+// columns holding the JSON text. The engine is
+//
+//	ReplacingMergeTree() ORDER BY (namespace, tenant, dispatched_at_ms, id)
+//
+// so queries for one namespace and tenant read a narrow range of the
+// primary index, in the default order.
+//
+// # Idempotent appends
+//
+// Append sends one INSERT … FORMAT JSONEachRow per call. The writer may
+// retry a batch whose INSERT did succeed (the answer was lost to a timeout
+// or a cut connection); ClickHouse's own insert deduplication only works on
+// Replicated tables, so this backend does not rely on it. Instead every row
+// of a record has the same sorting key, ReplacingMergeTree collapses
+// copies in background merges, and every read uses FINAL so copies that
+// are not merged yet are never seen twice, counts included. A record's
+// sorting key is derived from the record, so re-appending the same record
+// is exact; appending a different record under an id already stored (a
+// caller bug: ids are UUIDv7 per event) is not detected.
+//
+// # Errors
+//
+// Connectivity failures (refused, reset, timed out, HTTP 502-504, and
+// ClickHouse's own timeout, network and overload errors) wrap
+// audit.ErrUnavailable. Each operation runs under Config.OpTimeout, which
+// is also sent to the server as max_execution_time. Error messages name
+// the server by scheme, host and path only, never its credentials.
+//
+// # ClickHouse 18.16 notes
+//
+// No DateTime64, now64, TTL, tuple comparison or server-side parameters
+// are used; literals are escaped and inlined client-side (quote.go). Three
+// quirks of 18.16 shape the SQL: reads use wait_end_of_query=1 so an error
+// in the middle of a result is an HTTP error instead of a truncated
+// 200 body; `NULL AND 0` is NULL there, and an ALTER … DELETE whose
+// predicate is NULL for a row deletes that row, so every predicate on a
+// Nullable column is wrapped in ifNull(…, 0); and mutations are
+// asynchronous, so CleanupExpired waits until system.mutations reports
+// them done.
+package clickhouse

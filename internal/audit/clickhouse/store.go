@@ -449,4 +449,3 @@ func (s *Store) Close() error {
 	s.c.close()
 	return nil
 }
-

@@ -226,7 +226,9 @@ func TestServerGoesAway(t *testing.T) {
 	const opTimeout = 300 * time.Millisecond
 	s := openStore(t, Config{URL: u, Prefix: prefix, OpTimeout: opTimeout, ConnectTimeout: opTimeout})
 	ctx := t.Context()
-	k := func(id string) state.Key { return state.Key{Namespace: "away", Tenant: "t", Kind: state.KindDedup, ID: id} }
+	k := func(id string) state.Key {
+		return state.Key{Namespace: "away", Tenant: "t", Kind: state.KindDedup, ID: id}
+	}
 
 	if ok, err := s.CheckAndSet(ctx, k("before"), "1", time.Minute); err != nil || !ok {
 		t.Fatalf("CheckAndSet before the cut = %v, %v", ok, err)

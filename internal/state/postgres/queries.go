@@ -132,7 +132,7 @@ func buildQueries(t tableNames) queries {
 		releaseLock: x(`DELETE FROM {L} WHERE name = $1 AND owner = $2 RETURNING expires_at > now()`),
 		heldLock:    x(`SELECT EXISTS (SELECT 1 FROM {L} WHERE name = $1 AND owner = $2 AND expires_at > now())`),
 		purge: x(`DELETE FROM {S} WHERE key IN (
-				SELECT key FROM {S} WHERE expires_at <= now() LIMIT `+strconv.Itoa(purgeBatch)+` FOR UPDATE SKIP LOCKED)
+				SELECT key FROM {S} WHERE expires_at <= now() LIMIT ` + strconv.Itoa(purgeBatch) + ` FOR UPDATE SKIP LOCKED)
 			AND expires_at <= now()`),
 		purgeLocks: x(`DELETE FROM {L} WHERE expires_at <= now()`),
 	}

@@ -1,0 +1,27 @@
+// Package postgres is the PostgreSQL audit backend: an audit.Store over one
+// table, {prefix}audit (default acteon_audit), reached through a pgx v5
+// connection pool.
+//
+// The table has upstream Acteon's columns (spec 03 §4.6). Times are
+// truncated to milliseconds before they are stored (decision D20), so the
+// millisecond keyset cursor of the query API never skips or repeats a
+// record. The id column sorts bytewise (COLLATE "C"), as ids compare in Go.
+//
+// Append writes a whole batch in one statement and one round trip: the
+// records travel as one array per column and are unnested into a single
+// INSERT … ON CONFLICT (id) DO NOTHING. A batch is therefore atomic, and
+// retrying it (as audit.Writer does after a failure) never duplicates a
+// record.
+//
+// Query translates every filter of audit.Query into SQL that selects exactly
+// what audit.Query.Matches accepts, and pages by offset (with a COUNT, sent
+// in the same round trip) or by keyset cursor, fetching limit+1 rows to know
+// whether a next page exists.
+//
+// New connects and checks that the server answers but creates nothing;
+// Migrate creates the table and its indexes idempotently and CheckSchema
+// says what is missing. Every operation runs under Config.OpTimeout, and a
+// failure to reach the server (refused, reset, timed out) is returned
+// wrapping audit.ErrUnavailable. The pool reconnects by itself once the
+// server is back. Errors never contain the URL's password.
+package postgres

@@ -351,7 +351,9 @@ func TestAppendRejectsUnstorableRecords(t *testing.T) {
 		{"payload with \\u0000", func(r *audit.Record) { r.ActionPayload = json.RawMessage(`{"a":"x\u0000y"}`) }, `\u0000`},
 		{"payload invalid UTF-8", func(r *audit.Record) { r.ActionPayload = json.RawMessage("{\"a\":\"\xff\"}") }, "not valid UTF-8"},
 		{"outcome details not JSON", func(r *audit.Record) { r.OutcomeDetails = json.RawMessage(`nope`) }, "outcome_details is not valid JSON"},
-		{"attachment not JSON", func(r *audit.Record) { r.AttachmentMetadata = []json.RawMessage{json.RawMessage(`{}`), json.RawMessage(`[`)} }, "attachment_metadata[1]"},
+		{"attachment not JSON", func(r *audit.Record) {
+			r.AttachmentMetadata = []json.RawMessage{json.RawMessage(`{}`), json.RawMessage(`[`)}
+		}, "attachment_metadata[1]"},
 		{"metadata NUL", func(r *audit.Record) { r.Metadata = map[string]string{"k": "v\x00"} }, "metadata[k] contains a NUL"},
 		{"sequence beyond BIGINT", func(r *audit.Record) { r.SequenceNumber = ptr(uint64(math.MaxInt64) + 1) }, "sequence_number"},
 		{"duration beyond BIGINT", func(r *audit.Record) { r.DurationMs = math.MaxUint64 }, "duration_ms"},

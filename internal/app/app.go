@@ -39,6 +39,13 @@ type Options struct {
 	ExtraProviders []provider.Provider
 	// Registry receives every metric; nil creates a fresh one.
 	Registry *prometheus.Registry
+	// State, when set, is used instead of building the configured state
+	// backend (the simulation harness shares one store between nodes). The
+	// App does not close it.
+	State state.Store
+	// WrapState, when set, wraps the state store (e.g. a counting decorator
+	// for benchmarks).
+	WrapState func(state.Store) state.Store
 }
 
 // App is a built gateway with its API. Create it with Build; run it with
@@ -53,6 +60,8 @@ type App struct {
 	clock    clock.Clock
 	state    state.Store
 	memState *statemem.Store
+	// sharedState is true when the store came from Options.State.
+	sharedState bool
 	auditSt  audit.Store
 	writer   *audit.Writer
 	handler  http.Handler
@@ -83,14 +92,21 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	}
 
 	// State.
-	switch cfg.State.Backend {
-	case "", "memory":
-		ms := statemem.New(statemem.Options{Clock: o.Clock, SweepInterval: time.Duration(cfg.State.MemorySweepIntervalSecs) * time.Second})
-		a.memState, a.state = ms, ms
-	default:
-		return fail(fmt.Errorf("state backend %q is not available in this build (want memory)", cfg.State.Backend))
+	if o.State != nil {
+		a.state, a.sharedState = o.State, true
+	} else {
+		switch cfg.State.Backend {
+		case "", "memory":
+			ms := statemem.New(statemem.Options{Clock: o.Clock, SweepInterval: time.Duration(cfg.State.MemorySweepIntervalSecs) * time.Second})
+			a.memState, a.state = ms, ms
+		default:
+			return fail(fmt.Errorf("state backend %q is not available in this build (want memory)", cfg.State.Backend))
+		}
+		cleanup = append(cleanup, func() { _ = a.state.Close() })
 	}
-	cleanup = append(cleanup, func() { _ = a.state.Close() })
+	if o.WrapState != nil {
+		a.state = o.WrapState(a.state)
+	}
 
 	// Providers.
 	provs, err := buildProviders(cfg, o.Logger)
@@ -325,7 +341,7 @@ func (a *App) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if a.state != nil {
+	if a.state != nil && !a.sharedState {
 		if err := a.state.Close(); err != nil {
 			errs = append(errs, err)
 		}

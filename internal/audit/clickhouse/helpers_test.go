@@ -96,6 +96,8 @@ func testRecord(ns, id string, at time.Time) audit.Record {
 	}
 }
 
+var testTime = time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+
 func randomNS() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

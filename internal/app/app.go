@@ -62,10 +62,10 @@ type App struct {
 	memState *statemem.Store
 	// sharedState is true when the store came from Options.State.
 	sharedState bool
-	auditSt  audit.Store
-	writer   *audit.Writer
-	handler  http.Handler
-	warnings []rules.Warning
+	auditSt     audit.Store
+	writer      *audit.Writer
+	handler     http.Handler
+	warnings    []rules.Warning
 }
 
 // Build constructs every component from cfg. It loads and compiles the

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
@@ -572,4 +571,101 @@ func TestCallerCancel(t *testing.T) {
 	}
 }
 
-var _ = aws.String
+// race runs f in n goroutines released together and returns the joined
+// errors.
+func race(n int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// TestWindowRestartRace lets 20 goroutines on two stores hit a window that
+// has just ended: exactly one starts the new window, and the counts 1..20
+// are each returned once.
+func TestWindowRestartRace(t *testing.T) {
+	cfg := newTable(t)
+	c := clock.NewFake(time.Now())
+	cfg.Clock = c
+	stores := []*Store{open(t, cfg), open(t, cfg)}
+	k := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindRateLimit, ID: "restart"}
+	for range 3 {
+		if _, _, err := stores[0].IncrementWindow(t.Context(), k, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Advance(time.Second)
+	const n = 20
+	counts := make([]int64, n)
+	err := race(n, func(i int) error {
+		var err error
+		counts[i], _, err = stores[i%2].IncrementWindow(t.Context(), k, time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(counts)
+	want := make([]int64, n)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Fatalf("counts after the window ended (-want +got):\n%s", diff)
+	}
+}
+
+// TestIncrementConvertRace races Increment on a value written by Set as a
+// string: every increment counts exactly once while the entry is converted
+// to a counter.
+func TestIncrementConvertRace(t *testing.T) {
+	cfg := newTable(t)
+	stores := []*Store{open(t, cfg), open(t, cfg)}
+	k := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindCounter, ID: "convert"}
+	mustSet(t, stores[0], k, "41", 0)
+	const n = 20
+	err := race(n, func(i int) error {
+		_, err := stores[i%2].Increment(t.Context(), k, 2, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGet(t, stores[0], k, fmt.Sprint(41+2*n), 1+n)
+}
+
+// TestIndexTimeoutRace re-indexes one key concurrently with different
+// deadlines: afterwards the key is due exactly once, at one of them.
+func TestIndexTimeoutRace(t *testing.T) {
+	cfg := newTable(t)
+	stores := []*Store{open(t, cfg), open(t, cfg)}
+	k := state.Key{Namespace: "ns", Tenant: "t", Kind: "event_timeout", ID: "fp"}
+	const n = 10
+	err := race(n, func(i int) error {
+		return stores[i%2].IndexTimeout(t.Context(), k, int64(1000+i))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := stores[0].GetExpiredTimeouts(t.Context(), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{k.String()}) {
+		t.Fatalf("GetExpiredTimeouts after concurrent re-indexing = %v, want the key once", got)
+	}
+	if err := stores[1].RemoveTimeoutIndex(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := stores[0].GetExpiredTimeouts(t.Context(), 5000); err != nil || len(got) != 0 {
+		t.Fatalf("GetExpiredTimeouts after removal = %v, %v; want none", got, err)
+	}
+}

@@ -84,12 +84,15 @@ type batch struct {
 // args returns the batch as the insert statement's arguments, in the order
 // of columns.
 func (b *batch) args() []any {
+	// FlatArray keeps pgx off its reflection path for these element types.
+	type S = pgtype.FlatArray[*string]
+	type J = pgtype.FlatArray[[]byte]
 	return []any{
-		b.id, b.actionID, b.chainID, b.namespace, b.tenant, b.provider, b.actionType,
-		b.verdict, b.matchedRule, b.outcome, b.payload, b.verdictDetails, b.outcomeDetails,
-		b.metadata, b.dispatchedAt, b.completedAt, b.durationMs, b.expiresAt, b.callerID,
-		b.authMethod, b.recordHash, b.previousHash, b.sequence, b.attachments, b.signature,
-		b.signerID, b.kid, b.canonicalHash,
+		b.id, b.actionID, S(b.chainID), b.namespace, b.tenant, b.provider, b.actionType,
+		b.verdict, S(b.matchedRule), b.outcome, J(b.payload), J(b.verdictDetails), J(b.outcomeDetails),
+		J(b.metadata), b.dispatchedAt, b.completedAt, b.durationMs, pgtype.FlatArray[pgtype.Timestamptz](b.expiresAt),
+		b.callerID, b.authMethod, S(b.recordHash), S(b.previousHash), pgtype.FlatArray[pgtype.Int8](b.sequence),
+		J(b.attachments), S(b.signature), S(b.signerID), S(b.kid), S(b.canonicalHash),
 	}
 }
 
@@ -281,11 +284,50 @@ func metadataJSON(m map[string]string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	out, err := json.Marshal(m)
-	if err != nil { // cannot happen for map[string]string
-		return nil, fmt.Errorf("metadata: %w", err)
+	n := 2
+	for k, v := range m {
+		n += len(k) + len(v) + 6
 	}
-	return out, nil
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for k, v := range m {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, k)
+		out = append(out, ':')
+		out = appendJSONString(out, v)
+	}
+	return append(out, '}'), nil
+}
+
+// appendJSONString appends v, valid UTF-8 without NUL, as a JSON string.
+func appendJSONString(out []byte, v string) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	start := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		out = append(out, v[start:i]...)
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\t':
+			out = append(out, '\\', 't')
+		case '\r':
+			out = append(out, '\\', 'r')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	out = append(out, v[start:]...)
+	return append(out, '"')
 }
 
 func attachmentsJSON(as []json.RawMessage) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"strings"
@@ -387,7 +388,7 @@ func TestAppendEdgeValues(t *testing.T) {
 	r.ActionPayload = json.RawMessage(`null`)
 	r.VerdictDetails = nil
 	r.OutcomeDetails = nil
-	r.Metadata = nil
+	r.Metadata = map[string]string{`quo"te`: "line\nbreak\ttab\\ \x01\x1f ☃ </script>", "": ""}
 	r.SequenceNumber = ptr(uint64(math.MaxInt64))
 	r.DurationMs = math.MaxInt64
 	r.DispatchedAt = time.Time{}
@@ -402,7 +403,7 @@ func TestAppendEdgeValues(t *testing.T) {
 	want := r.AtMillis()
 	switch {
 	case got.Tenant != want.Tenant, string(got.ActionPayload) != "null", got.VerdictDetails != nil,
-		got.OutcomeDetails != nil, len(got.Metadata) != 0, *got.SequenceNumber != math.MaxInt64,
+		got.OutcomeDetails != nil, !maps.Equal(got.Metadata, r.Metadata), *got.SequenceNumber != math.MaxInt64,
 		got.DurationMs != math.MaxInt64, !got.DispatchedAt.Equal(want.DispatchedAt),
 		!got.CompletedAt.Equal(want.CompletedAt), got.CompletedAt.Location() != time.UTC:
 		t.Fatalf("read back %+v, want %+v", got, want)
@@ -455,4 +456,30 @@ func TestEscapeLike(t *testing.T) {
 			t.Errorf("escapeLike(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	for _, v := range []string{"", "plain", `q"uote`, `back\slash`, "nl\ncr\rtab\t", "\x01\x1f\x7f", "☃ é 𝄞", "</script>&"} {
+		enc := appendJSONString(nil, v)
+		var got string
+		if err := json.Unmarshal(enc, &got); err != nil || got != v {
+			t.Errorf("appendJSONString(%q) = %s, decodes to %q, %v", v, enc, got, err)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, v := range []string{"", "a\"b", "\\", "\x00", "\n\x1f☃"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if checkText("v", v) != nil {
+			return // Append refuses these before encoding
+		}
+		enc := appendJSONString(nil, v)
+		var got string
+		if err := json.Unmarshal(enc, &got); err != nil || got != v {
+			t.Fatalf("appendJSONString(%q) = %s, decodes to %q, %v", v, enc, got, err)
+		}
+	})
 }

@@ -64,7 +64,7 @@ var indexes = []index{
 	{"time", "(dispatched_at DESC, id DESC)", false},
 	// GetByActionID: the action's latest record.
 	{"action_id", "(action_id, dispatched_at DESC, id DESC)", false},
-	{"ns_tenant_time", "(namespace, tenant, dispatched_at DESC)", false},
+	{"ns_tenant_time", "(namespace, tenant, dispatched_at DESC, id DESC)", false},
 	{"outcome", "(outcome, dispatched_at DESC)", false},
 	{"provider", "(provider, dispatched_at DESC)", false},
 	// CleanupExpired.

@@ -100,14 +100,15 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 	return err
 }
 
-// selectSQL starts a query for whole records, duplicates collapsed.
+// selectSQL starts a query for whole records. Copies of a record are not
+// collapsed by it (see the package doc): the caller adds LIMIT 1 BY id or
+// LIMIT 1.
 func (s *Store) selectSQL() []byte {
 	b := make([]byte, 0, 512)
 	b = append(b, "SELECT "...)
 	b = append(b, columnList...)
 	b = append(b, " FROM "...)
 	b = append(b, s.table...)
-	b = append(b, " FINAL"...)
 	return b
 }
 
@@ -115,7 +116,7 @@ func (s *Store) selectSQL() []byte {
 // audit.ErrNotFound.
 func (s *Store) GetByID(ctx context.Context, id string) (audit.Record, error) {
 	b := s.selectSQL()
-	b = append(b, " WHERE id = "...)
+	b = append(b, " PREWHERE id = "...)
 	b = appendQuoted(b, id)
 	b = append(b, " LIMIT 1 FORMAT TabSeparated"...)
 	rs, err := s.records(ctx, "get "+id, b, 1)
@@ -132,7 +133,7 @@ func (s *Store) GetByID(ctx context.Context, id string) (audit.Record, error) {
 // (ties: the greatest id), or an error wrapping audit.ErrNotFound.
 func (s *Store) GetByActionID(ctx context.Context, actionID string) (audit.Record, error) {
 	b := s.selectSQL()
-	b = append(b, " WHERE action_id = "...)
+	b = append(b, " PREWHERE action_id = "...)
 	b = appendQuoted(b, actionID)
 	b = append(b, " ORDER BY dispatched_at_ms DESC, id DESC LIMIT 1 FORMAT TabSeparated"...)
 	rs, err := s.records(ctx, "get action "+actionID, b, 1)
@@ -158,14 +159,18 @@ func (s *Store) records(ctx context.Context, op string, q []byte, sizeHint int) 
 	return rs, nil
 }
 
-// appendWhere appends " WHERE …" for q's filters, its tenant scope and, if
-// c is set, the keyset condition after cursor c. It appends nothing when
+// appendWhere appends " PREWHERE …" for q's filters, its tenant scope and,
+// if c is set, the keyset condition after cursor c. It appends nothing when
 // there is no condition.
+//
+// PREWHERE reads the filter columns first and the others only for rows
+// that pass. 18.16 does not reliably move WHERE there itself: a lookup by
+// id with WHERE was 10 to 50 times slower than with PREWHERE.
 func appendWhere(b []byte, q *audit.Query, c *audit.Cursor) []byte {
 	n := 0
 	and := func() {
 		if n == 0 {
-			b = append(b, " WHERE "...)
+			b = append(b, " PREWHERE "...)
 		} else {
 			b = append(b, " AND "...)
 		}
@@ -311,25 +316,35 @@ func (s *Store) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	limit := audit.ClampLimit(q.Limit)
 	page := audit.Page{Limit: limit}
 
-	b := s.selectSQL()
+	// Two steps in one statement: find the page's sorting keys reading only
+	// the key and filter columns, then read whole rows for those keys
+	// through the primary index. 18.16 cannot stop early on ORDER BY …
+	// LIMIT, so a one-step query would read every column of every matching
+	// row. LIMIT 1 BY id, after ORDER BY, drops the copies of a record
+	// (they sort next to each other: their keys are equal).
+	order := " ORDER BY dispatched_at_ms DESC, id DESC"
+	if q.SortBySequenceAsc {
+		order = " ORDER BY sequence_number ASC NULLS LAST, id ASC"
+	}
 	var cp *audit.Cursor
 	if hasCursor {
 		cp = &cur
 	}
+	b := s.selectSQL()
+	b = append(b, " PREWHERE ("+sortingKey+") IN (SELECT "+sortingKey+" FROM "...)
+	b = append(b, s.table...)
 	b = appendWhere(b, &q, cp)
-	if q.SortBySequenceAsc {
-		b = append(b, " ORDER BY sequence_number ASC NULLS LAST, id ASC"...)
-	} else {
-		b = append(b, " ORDER BY dispatched_at_ms DESC, id DESC"...)
-	}
-	b = append(b, " LIMIT "...)
+	b = append(b, order...)
+	b = append(b, " LIMIT 1 BY id LIMIT "...)
 	if !hasCursor {
 		page.Offset = max(q.Offset, 0)
 		b = strconv.AppendInt(b, int64(page.Offset), 10)
 		b = append(b, ", "...)
 	}
 	b = strconv.AppendInt(b, int64(limit+1), 10)
-	b = append(b, " FORMAT TabSeparated"...)
+	b = append(b, ')')
+	b = append(b, order...)
+	b = append(b, " LIMIT 1 BY id FORMAT TabSeparated"...)
 
 	// The total is a second statement; run it alongside the page.
 	var (
@@ -362,9 +377,8 @@ func (s *Store) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 // count returns how many distinct records match q's filters.
 func (s *Store) count(ctx context.Context, q *audit.Query) (int, error) {
 	b := make([]byte, 0, 256)
-	b = append(b, "SELECT count() FROM "...)
+	b = append(b, "SELECT uniqExact(id) FROM "...)
 	b = append(b, s.table...)
-	b = append(b, " FINAL"...)
 	b = appendWhere(b, q, nil)
 	return s.countSQL(ctx, "count", string(b))
 }
@@ -400,7 +414,7 @@ func (s *Store) CleanupExpired(ctx context.Context, now time.Time) (int, error) 
 	}
 	// ifNull: an 18.16 mutation deletes rows whose predicate is NULL.
 	cond := "ifNull(expires_at_ms <= " + strconv.FormatInt(millis(now), 10) + ", 0) = 1"
-	n, err := s.countSQL(ctx, "cleanup: count", "SELECT count() FROM "+s.table+" FINAL WHERE "+cond)
+	n, err := s.countSQL(ctx, "cleanup: count", "SELECT uniqExact(id) FROM "+s.table+" PREWHERE "+cond)
 	if err != nil || n == 0 {
 		return 0, err
 	}

@@ -297,7 +297,10 @@ func (s *Store) ScanKeysByKind(ctx context.Context, kind string) ([]state.KV, er
 func (s *Store) scan(ctx context.Context, op, q, arg string) ([]state.KV, error) {
 	c, cancel := s.opCtx(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(c, q, arg)
+	// Exec mode sends an unnamed statement, which the server plans with the
+	// actual pattern, so LIKE 'prefix%' becomes a range scan of the primary
+	// key (a cached generic plan could not use the index).
+	rows, err := s.pool.Query(c, q, pgx.QueryExecModeExec, arg)
 	if err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}

@@ -20,7 +20,7 @@ const (
 	DefaultPrefix       = "acteon_"
 	DefaultOpTimeout    = 5 * time.Second
 	DefaultMaxConns     = 16
-	DefaultPipelines    = 4
+	DefaultPipelines    = 2
 	DefaultMaxBatch     = 512
 	DefaultCacheEntries = 1 << 17
 )

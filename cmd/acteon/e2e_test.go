@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acteon/acteon-go/internal/testenv"
 )
 
 // The end-to-end test builds the real binary, starts it on a free port with
@@ -543,4 +545,93 @@ func TestServeWithoutConfigUsesDefaults(t *testing.T) {
 	expect(t, s.post("/v1/dispatch", action("x", "")), 200, `{"Failed":{"code":"PROVIDER_NOT_FOUND"`)
 	expect(t, s.get("/v1/audit"), 404, "audit is not enabled")
 	expect(t, s.get("/v1/dlq/stats"), 200, `{"count":0,"enabled":false}`)
+}
+
+// TestMigrateThenServeOnPostgres: `acteon migrate` prepares a fresh
+// database, then `serve` with auto_migrate = false runs dispatches with
+// PostgreSQL state and PostgreSQL audit.
+func TestMigrateThenServeOnPostgres(t *testing.T) {
+	url := testenv.URL(t, testenv.Postgres)
+	prefix := fmt.Sprintf("acteon_e2e_%d_", time.Now().UnixNano()%1_000_000_000)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "rules"), 0o755)
+	os.WriteFile(filepath.Join(dir, "rules", "r.yaml"), []byte(rulesYAML), 0o644)
+	cfg := filepath.Join(dir, "acteon.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[rules]
+directory = "rules"
+
+[state]
+backend = "postgres"
+url = %q
+prefix = %q
+auto_migrate = false
+
+[audit]
+enabled = true
+backend = "postgres"
+url = %q
+prefix = %q
+auto_migrate = false
+flush_interval_ms = 10
+
+[[providers]]
+name = "email"
+type = "log"
+
+[[providers]]
+name = "sms"
+type = "log"
+`, url, prefix, url, prefix)), 0o644)
+	out, err := exec.Command(binPath, "serve", "-c", cfg, "--port", "0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), prefix+"state") {
+		t.Fatalf("serve on an empty database with auto_migrate = false must fail naming the table; err %v\n%s", err, out)
+	}
+	out, err = exec.Command(binPath, "migrate", "-c", cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "state: postgres schema ready") || !strings.Contains(string(out), "audit: postgres schema ready") {
+		t.Errorf("migrate output %s", out)
+	}
+	s := start(t, cfg)
+	var wg sync.WaitGroup
+	results := make([]string, 20)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = string(s.post("/v1/dispatch", action("alert", `"dedup_key":"pg-key"`)).body)
+		}(i)
+	}
+	wg.Wait()
+	executed := 0
+	for _, r := range results {
+		if strings.HasPrefix(r, `{"Executed"`) {
+			executed++
+		} else if r != `"Deduplicated"` {
+			t.Errorf("unexpected %s", r)
+		}
+	}
+	if executed != 1 {
+		t.Errorf("%d executed, want 1", executed)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := s.get("/v1/audit?action_type=alert&limit=50")
+		var page struct {
+			Records []map[string]any `json:"records"`
+		}
+		r.json(t, &page)
+		if len(page.Records) == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit has %d records, want 20: %s", len(page.Records), r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	dropTables(t, url, prefix)
 }

@@ -2,6 +2,7 @@
 //
 //	acteon serve [-c FILE] [--host H] [--port P]   run the gateway
 //	acteon check-config [-c FILE] [--strict]       load and compile config and rules, then exit
+//	acteon migrate [-c FILE]                        create backend schemas, idempotently
 //	acteon version
 //
 // A missing config file means all defaults: memory state, no audit, no
@@ -20,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/acteon/acteon-go/internal/app"
 	"github.com/acteon/acteon-go/internal/config"
@@ -37,6 +39,7 @@ func usage(w io.Writer) {
 commands:
   serve          run the gateway (-c/--config FILE, --host, --port, --log-level, --log-format)
   check-config   load and compile the config and its rules, then exit (-c FILE, --strict)
+  migrate        create the tables and indexes the configured state and audit backends need (-c FILE)
   version        print the version
 `)
 }
@@ -51,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "acteon", version())
 		return 0
@@ -211,4 +216,34 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+func migrate(args []string, stdout, stderr io.Writer) int {
+	f := newFlags("migrate", stderr)
+	if err := f.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "acteon migrate:", err)
+		return 2
+	}
+	cfg, warns, err := config.LoadOrDefault(f.config, f.explicit)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s", f.config, app.DescribeError(err))
+		return 1
+	}
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "warning:", w.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done, err := app.Migrate(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	for _, d := range done {
+		fmt.Fprintln(stdout, d)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "acteon migrate:", err)
+		return 1
+	}
+	return 0
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/acteon/acteon-go/internal/api"
 	"github.com/acteon/acteon-go/internal/audit"
-	auditmem "github.com/acteon/acteon-go/internal/audit/memory"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/config"
 	"github.com/acteon/acteon-go/internal/executor"
@@ -91,18 +90,27 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 
+	// Connecting and preparing schemas is bounded so that an unreachable
+	// backend is a prompt, clear start-up error.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
 	// State.
 	if o.State != nil {
 		a.state, a.sharedState = o.State, true
 	} else {
-		switch cfg.State.Backend {
-		case "", "memory":
-			ms := statemem.New(statemem.Options{Clock: o.Clock, SweepInterval: time.Duration(cfg.State.MemorySweepIntervalSecs) * time.Second})
-			a.memState, a.state = ms, ms
-		default:
-			return fail(fmt.Errorf("state backend %q is not available in this build (want memory)", cfg.State.Backend))
+		st, err := openState(ctx, cfg.State, o.Clock, o.Logger)
+		if err != nil {
+			return fail(fmt.Errorf("state backend %s: %w", backendName(cfg.State.Backend), err))
 		}
-		cleanup = append(cleanup, func() { _ = a.state.Close() })
+		a.state = st
+		if ms, ok := st.(*statemem.Store); ok {
+			a.memState = ms
+		}
+		cleanup = append(cleanup, func() { _ = st.Close() })
+		if err := prepareSchema(ctx, "state backend "+cfg.State.Backend, st, cfg.State.AutoMigrate); err != nil {
+			return fail(err)
+		}
 	}
 	if o.WrapState != nil {
 		a.state = o.WrapState(a.state)
@@ -150,11 +158,14 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	var auditW gateway.AuditWriter
 	var auditTTL time.Duration
 	if cfg.Audit.Enabled {
-		switch cfg.Audit.Backend {
-		case "", "memory":
-			a.auditSt = auditmem.New(auditmem.Options{Clock: o.Clock})
-		default:
-			return fail(fmt.Errorf("audit backend %q is not available in this build (want memory)", cfg.Audit.Backend))
+		as, err := openAudit(ctx, cfg.Audit, o.Clock)
+		if err != nil {
+			return fail(fmt.Errorf("audit backend %s: %w", backendName(cfg.Audit.Backend), err))
+		}
+		a.auditSt = as
+		cleanup = append(cleanup, func() { _ = as.Close() })
+		if err := prepareSchema(ctx, "audit backend "+cfg.Audit.Backend, as, cfg.Audit.AutoMigrate); err != nil {
+			return fail(err)
 		}
 		store := a.auditSt
 		if cfg.Audit.Redact.Enabled && len(cfg.Audit.Redact.Fields) > 0 {

@@ -407,7 +407,9 @@ const (
 // CleanupExpired waits until the table has no unfinished mutation, so the
 // records are gone when it returns. If that takes longer than OpTimeout it
 // returns an error wrapping audit.ErrUnavailable (the mutation still
-// completes on the server). Nothing is sent when nothing has expired.
+// completes on the server; mutations run as merges, so a table whose
+// merges are stopped never completes one). Nothing is sent when nothing
+// has expired.
 func (s *Store) CleanupExpired(ctx context.Context, now time.Time) (int, error) {
 	if now.IsZero() {
 		now = s.clock.Now()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acteon/acteon-go/internal/audit"
 	"github.com/acteon/acteon-go/internal/audit/audittest"
+	"github.com/acteon/acteon-go/internal/clock"
 )
 
 // noClose lets the conformance cases share one store: each case closes
@@ -318,5 +319,95 @@ func TestAppendWithoutID(t *testing.T) {
 	}
 	if _, err := s.GetByID(t.Context(), ns+"-ok"); !errors.Is(err, audit.ErrNotFound) {
 		t.Fatalf("a failed Append stored part of its batch: %v", err)
+	}
+}
+
+func TestScopeWithEmptyPatterns(t *testing.T) {
+	ctx := t.Context()
+	s := migratedStore(t)
+	ns := randomNS()
+	if err := s.Append(ctx, []audit.Record{testRecord(ns, ns+"-1", time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		scope []string
+		want  int
+	}{
+		{[]string{""}, 0},             // an empty pattern covers nothing
+		{[]string{"", "tenant-1"}, 1}, // … and does not spoil the others
+		{[]string{"", "*"}, 1},
+		{[]string{"tenant"}, 0}, // a string prefix is not a parent tenant
+	} {
+		p, err := s.Query(ctx, audit.Query{Namespace: ns, TenantScope: c.scope})
+		if err != nil || len(p.Records) != c.want || p.Total == nil || *p.Total != c.want {
+			t.Errorf("scope %q: %d records, Total %v, %v; want %d", c.scope, len(p.Records), p.Total, err, c.want)
+		}
+	}
+}
+
+// TestCleanupCountsRecordsOnce re-appends an expired record and checks that
+// CleanupExpired counts it once and removes every copy; a zero now means
+// the configured clock.
+func TestCleanupCountsRecordsOnce(t *testing.T) {
+	ctx := t.Context()
+	owner := migratedStore(t)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(now)
+	s, err := New(ctx, Config{URL: serverURL(t), Prefix: strings.TrimSuffix(owner.name, "audit"), Clock: fake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.raw(t, "SYSTEM STOP MERGES "+s.table)
+	ns := randomNS()
+	r := testRecord(ns, ns+"-exp", now.Add(-time.Hour))
+	exp := now.Add(time.Minute)
+	r.ExpiresAt = &exp
+	keep := testRecord(ns, ns+"-keep", now.Add(-time.Hour))
+	for range 3 {
+		if err := s.Append(ctx, []audit.Record{r, keep}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.CleanupExpired(ctx, time.Time{}); err != nil || n != 0 {
+		t.Fatalf("CleanupExpired before expiry = %d, %v; want 0", n, err)
+	}
+	if got := s.raw(t, "SELECT count() FROM "+s.table+" WHERE namespace = "+quote(ns)); got != "6" {
+		t.Fatalf("physical rows = %s, want 6 (three copies of two records)", got)
+	}
+	// Mutations run as merges: start them again.
+	s.raw(t, "SYSTEM START MERGES "+s.table)
+	fake.Advance(time.Minute)
+	if n, err := s.CleanupExpired(ctx, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("CleanupExpired at expiry = %d, %v; want 1 (three copies of one record)", n, err)
+	}
+	if got := s.raw(t, "SELECT count() FROM "+s.table+" WHERE id = "+quote(r.ID)); got != "0" {
+		t.Errorf("physical rows of the expired record left = %s, want 0", got)
+	}
+	if _, err := s.GetByID(ctx, keep.ID); err != nil {
+		t.Errorf("GetByID(not expiring): %v", err)
+	}
+	if _, err := s.GetByID(ctx, r.ID); !errors.Is(err, audit.ErrNotFound) {
+		t.Errorf("GetByID(expired) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMillis(t *testing.T) {
+	for _, c := range []struct {
+		t           time.Time
+		floor, ceil int64
+	}{
+		{time.UnixMilli(1500), 1500, 1500},
+		{time.Unix(1, 500_000_001), 1500, 1501},
+		{time.Unix(1, 500_999_999), 1500, 1501},
+		{time.Unix(-1, 999_500_000), -1, 0}, // 0.5 ms before the epoch
+		{time.UnixMilli(-1500), -1500, -1500},
+	} {
+		if got := millis(c.t); got != c.floor {
+			t.Errorf("millis(%v) = %d, want %d", c.t, got, c.floor)
+		}
+		if got := ceilMillis(c.t); got != c.ceil {
+			t.Errorf("ceilMillis(%v) = %d, want %d", c.t, got, c.ceil)
+		}
 	}
 }

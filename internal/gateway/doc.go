@@ -11,6 +11,7 @@
 //	              deny / suppress  → Suppressed
 //	              deduplicate      → one atomic CheckAndSet, then execute (D9)
 //	              throttle         → one atomic fixed-window increment (D10)
+//	            a state error in either is ErrStateUnavailable (HTTP 503)
 //	              reroute          → execute on the target provider
 //	         4. audit record (asynchronous, batched; D21)
 //	       ◄─ Outcome

@@ -262,9 +262,10 @@ func (g *Gateway) apply(ctx context.Context, a *action.Action, res rules.Result,
 		}
 		count, remaining, err := g.state.IncrementWindow(ctx, key, window)
 		if err != nil {
-			// Upstream fails open on a store error: deliver rather than drop.
-			g.log.Warn("throttle counter unavailable; failing open", "action_id", a.ID, "rule", res.Rule.Name, "err", err)
-			return g.execute(ctx, a)
+			// Upstream fails open here; we answer 503 instead, like
+			// deduplicate: delivering past a limit nobody could count is a
+			// wrong outcome, and the client can retry.
+			return action.Outcome{}, 0, fmt.Errorf("%w: throttle %s: %v", ErrStateUnavailable, key, err)
 		}
 		if uint64(count) <= v.MaxCount {
 			return g.execute(ctx, a)

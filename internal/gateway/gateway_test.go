@@ -447,3 +447,19 @@ func TestAuditRecordExplainsTheDecision(t *testing.T) {
 		t.Errorf("dedup record %+v %v", rec2, err)
 	}
 }
+
+func (stateDown) IncrementWindow(context.Context, state.Key, time.Duration) (int64, time.Duration, error) {
+	return 0, 0, fmt.Errorf("i/o timeout: %w", state.ErrUnavailable)
+}
+
+func TestThrottleStateFailureIsAClearError(t *testing.T) {
+	h := newHarness(t, `rules: [{name: thr, priority: 1, condition: {field: action.action_type, eq: send_email}, action: {type: throttle, max_count: 1, window_seconds: 60}}]`)
+	h.gw.state = stateDown{h.st}
+	_, err := h.gw.Dispatch(context.Background(), base(nil), Caller{})
+	if !errors.Is(err, ErrStateUnavailable) {
+		t.Fatalf("err = %v, want ErrStateUnavailable", err)
+	}
+	if h.provs["email"].CallCount() != 0 {
+		t.Error("nothing may be delivered when the throttle counter cannot be read")
+	}
+}

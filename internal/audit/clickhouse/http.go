@@ -174,12 +174,6 @@ var transientCodes = map[int]bool{
 	252: true, // TOO_MANY_PARTS
 }
 
-// Code numbers this backend branches on.
-const (
-	codeUnknownTable    = 60
-	codeUnknownDatabase = 81
-)
-
 func (c *client) serverError(op string, status int, body []byte) error {
 	e := &ServerError{Status: status, Message: strings.TrimSpace(string(body))}
 	// 18.16 answers "Code: 60, e.displayText() = DB::Exception: …".

@@ -48,6 +48,12 @@ func node(t *testing.T, stateTOML, rulesYAML string, email *sim.Recording) *App 
 		t.Fatalf("build: %v", err)
 	}
 	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	a.Gateway.SwapRules(mustSet(t, rulesYAML))
+	return a
+}
+
+func mustSet(t *testing.T, rulesYAML string) *rules.Set {
+	t.Helper()
 	rs, _, err := rules.ParseFile("test.yaml", []byte(rulesYAML), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +62,7 @@ func node(t *testing.T, stateTOML, rulesYAML string, email *sim.Recording) *App 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Gateway.SwapRules(set)
-	return a
+	return set
 }
 
 func stateTOML(t *testing.T, bc backendCase) string {

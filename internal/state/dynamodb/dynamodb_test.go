@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -667,5 +670,98 @@ func TestIndexTimeoutRace(t *testing.T) {
 	}
 	if got, err := stores[0].GetExpiredTimeouts(t.Context(), 5000); err != nil || len(got) != 0 {
 		t.Fatalf("GetExpiredTimeouts after removal = %v, %v; want none", got, err)
+	}
+}
+
+// lossyProxy forwards requests to the server and, while drop > 0 for the
+// request's X-Amz-Target, lets the server apply it but cuts the connection
+// instead of passing the answer back: the client cannot know whether its
+// write happened.
+type lossyProxy struct {
+	mu     sync.Mutex
+	drop   map[string]int // target suffix ("PutItem") → answers still to lose
+	target string
+}
+
+func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req, _ := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.Path, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	op := r.Header.Get("X-Amz-Target")
+	op = op[strings.LastIndexByte(op, '.')+1:]
+	p.mu.Lock()
+	lose := p.drop[op] > 0
+	if lose {
+		p.drop[op]--
+	}
+	p.mu.Unlock()
+	if lose {
+		io.Copy(io.Discard, resp.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+// TestLostAnswer checks that a write applied by the server whose answer
+// never arrives gives the right result: CheckAndSet and TryLock retry and
+// recognise their own write (so the only caller is not told it is a
+// duplicate of itself), and IncrementWindow reports the failure instead of
+// counting twice.
+func TestLostAnswer(t *testing.T) {
+	cfg := newTable(t)
+	p := &lossyProxy{target: cfg.URL, drop: map[string]int{}}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	direct := open(t, cfg)
+	lossyCfg := cfg
+	lossyCfg.URL = srv.URL
+	s := open(t, lossyCfg)
+	ctx := t.Context()
+	k := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindDedup, ID: "lost"}
+
+	p.mu.Lock()
+	p.drop["PutItem"] = 1
+	p.mu.Unlock()
+	if ok, err := s.CheckAndSet(ctx, k, "1", time.Minute); err != nil || !ok {
+		t.Fatalf("CheckAndSet whose first answer was lost = %v, %v; want true (its own write)", ok, err)
+	}
+	if ok, err := direct.CheckAndSet(ctx, k, "1", time.Minute); err != nil || ok {
+		t.Fatalf("second CheckAndSet = %v, %v; want false", ok, err)
+	}
+
+	p.mu.Lock()
+	p.drop["PutItem"] = 1
+	p.mu.Unlock()
+	l, err := s.TryLock(ctx, "lost-lock", time.Minute)
+	if err != nil {
+		t.Fatalf("TryLock whose first answer was lost: %v; want the lock", err)
+	}
+	if held, err := l.Held(ctx); err != nil || !held {
+		t.Fatalf("Held = %v, %v; want true", held, err)
+	}
+
+	w := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindRateLimit, ID: "lost"}
+	p.mu.Lock()
+	p.drop["UpdateItem"] = 1
+	p.mu.Unlock()
+	if _, _, err := s.IncrementWindow(ctx, w, time.Minute); !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("IncrementWindow whose answer was lost = %v, want ErrUnavailable", err)
+	}
+	if n, _, err := s.IncrementWindow(ctx, w, time.Minute); err != nil || n != 2 {
+		t.Fatalf("next IncrementWindow = %d, %v; want 2 (the lost hit counted once)", n, err)
 	}
 }

@@ -28,6 +28,7 @@ const (
 	attrTok      = "tok"
 	attrDeadline = "deadline_ms"
 	attrWritten  = "written_ms"
+	attrWriter   = "w"
 )
 
 // placeholders maps the expression attribute names used in expressions to

@@ -56,7 +56,7 @@ func (s *Store) TryLock(ctx context.Context, name string, ttl time.Duration) (st
 		e := now + ceilMs(ttl)
 		m[attrExpMs], m[attrExpSec] = num(e), num(expSec(e))
 	}
-	ok, err := s.putIfAbsentOrExpired(ctx, m, now)
+	ok, err := s.putIfAbsentOrExpired(ctx, m, now, attrOwner)
 	if err != nil {
 		return nil, s.fail(ctx, "lock", name, err)
 	}
@@ -113,7 +113,7 @@ func (l *lock) Release(ctx context.Context) error {
 	now := s.nowMs()
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := s.db.DeleteItem(octx, &dynamodb.DeleteItemInput{
+	out, err := s.dbOnce.DeleteItem(octx, &dynamodb.DeleteItemInput{
 		TableName:                 s.table,
 		Key:                       s.lockKey(l.name),
 		ConditionExpression:       aws.String(condOwner),

@@ -95,32 +95,64 @@ func (s *Store) newEntry(key state.Key, nowMs int64, ttl time.Duration, valueAtt
 }
 
 // putIfAbsentOrExpired writes a whole new item unless a live one exists and
-// reports whether it did.
-func (s *Store) putIfAbsentOrExpired(ctx context.Context, m map[string]types.AttributeValue, nowMs int64) (bool, error) {
+// reports whether it did. It is one PutItem, sent without SDK retries: a
+// conditional write retried after its answer was lost would see its own
+// item and report a failure. When tokenAttr names an attribute of m that
+// holds a token unique to this call, a failed attempt that may have been
+// applied is retried (up to Config.MaxAttempts, within one OpTimeout), and
+// a retry that finds the item present decides by the token whether the
+// earlier attempt won.
+func (s *Store) putIfAbsentOrExpired(ctx context.Context, m map[string]types.AttributeValue, nowMs int64, tokenAttr string) (bool, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.db.PutItem(octx, &dynamodb.PutItemInput{
+	in := &dynamodb.PutItemInput{
 		TableName:                 s.table,
 		Item:                      m,
 		ConditionExpression:       aws.String(condAbsentOrExpired),
 		ExpressionAttributeNames:  namesAbsentOrExpired,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(nowMs)},
-	})
-	if err == nil {
-		return true, nil
 	}
-	if _, ok := conditionFailed(err); ok {
-		return false, nil
+	ambiguous := false
+	for attempt := 1; ; attempt++ {
+		_, err := s.dbOnce.PutItem(octx, in)
+		if err == nil {
+			return true, nil
+		}
+		if sent, ok := conditionFailed(err); ok {
+			if !ambiguous {
+				return false, nil
+			}
+			if sent == nil {
+				out, err := s.db.GetItem(octx, &dynamodb.GetItemInput{
+					TableName:      s.table,
+					Key:            map[string]types.AttributeValue{attrPK: m[attrPK], attrSK: m[attrSK]},
+					ConsistentRead: aws.Bool(true),
+				})
+				if err != nil {
+					return false, err
+				}
+				sent = out.Item
+			}
+			return sOf(sent, tokenAttr) == sOf(m, tokenAttr), nil
+		}
+		if tokenAttr == "" || attempt >= s.maxAttempts || octx.Err() != nil || !unavailable(err) {
+			return false, err
+		}
+		ambiguous = true
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
-	return false, err
 }
 
 // CheckAndSet stores value at version 1 if key has no live entry and reports
 // whether it did. It is one conditional PutItem: the condition "absent or
-// expired" is checked by DynamoDB against the client's now.
+// expired" is checked by DynamoDB against the client's now. The item carries
+// a random writer token so that a retry after a lost answer recognises its
+// own write.
 func (s *Store) CheckAndSet(ctx context.Context, key state.Key, value string, ttl time.Duration) (bool, error) {
 	now := s.nowMs()
-	ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, ttl, attrValue, str(value)), now)
+	m := s.newEntry(key, now, ttl, attrValue, str(value))
+	m[attrWriter] = str(newToken())
+	ok, err := s.putIfAbsentOrExpired(ctx, m, now, attrWriter)
 	if err != nil {
 		return false, s.fail(ctx, "check-and-set", key.String(), err)
 	}
@@ -209,7 +241,7 @@ func (s *Store) Set(ctx context.Context, key state.Key, value string, ttl time.D
 			return s.fail(ctx, "set", key.String(), err)
 		}
 		// The entry exists but expired: replace it as a new one.
-		ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, ttl, attrValue, str(value)), now)
+		ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, ttl, attrValue, str(value)), now, "")
 		if err != nil {
 			return s.fail(ctx, "set", key.String(), err)
 		}
@@ -226,7 +258,7 @@ func (s *Store) Delete(ctx context.Context, key state.Key) (bool, error) {
 	now := s.nowMs()
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := s.db.DeleteItem(octx, &dynamodb.DeleteItemInput{
+	out, err := s.dbOnce.DeleteItem(octx, &dynamodb.DeleteItemInput{
 		TableName:    s.table,
 		Key:          s.key(key),
 		ReturnValues: types.ReturnValueAllOld,
@@ -268,7 +300,7 @@ func (s *Store) Increment(ctx context.Context, key state.Key, delta int64, ttl t
 			upd, nm = updIncrTTL, namesIncrTTL
 		}
 		octx, cancel := s.op(ctx)
-		out, err := s.db.UpdateItem(octx, &dynamodb.UpdateItemInput{
+		out, err := s.dbOnce.UpdateItem(octx, &dynamodb.UpdateItemInput{
 			TableName:                           s.table,
 			Key:                                 s.key(key),
 			UpdateExpression:                    aws.String(upd),
@@ -298,7 +330,7 @@ func (s *Store) Increment(ctx context.Context, key state.Key, delta int64, ttl t
 		case !old.found:
 			continue // deleted in between: try again
 		case !old.live(now):
-			ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, ttl, attrN, num(delta)), now)
+			ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, ttl, attrN, num(delta)), now, "")
 			if err != nil {
 				return 0, s.fail(ctx, "increment", key.String(), err)
 			}
@@ -335,7 +367,7 @@ func (s *Store) convert(ctx context.Context, op string, key state.Key, old item,
 	}
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	_, err = s.db.UpdateItem(octx, &dynamodb.UpdateItemInput{
+	_, err = s.dbOnce.UpdateItem(octx, &dynamodb.UpdateItemInput{
 		TableName:                 s.table,
 		Key:                       s.key(key),
 		UpdateExpression:          aws.String(upd),
@@ -365,7 +397,7 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 		now := s.nowMs()
 		e := now + ceilMs(window)
 		octx, cancel := s.op(ctx)
-		out, err := s.db.UpdateItem(octx, &dynamodb.UpdateItemInput{
+		out, err := s.dbOnce.UpdateItem(octx, &dynamodb.UpdateItemInput{
 			TableName:                s.table,
 			Key:                      s.key(key),
 			UpdateExpression:         aws.String(updWindow),
@@ -397,7 +429,7 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 		case !old.found:
 			continue
 		case !old.live(now):
-			ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, window, attrN, one), now)
+			ok, err := s.putIfAbsentOrExpired(ctx, s.newEntry(key, now, window, attrN, one), now, "")
 			if err != nil {
 				return 0, 0, s.fail(ctx, "increment window", key.String(), err)
 			}
@@ -428,7 +460,7 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 func (s *Store) bumpPermanent(ctx context.Context, key state.Key) (int64, bool, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := s.db.UpdateItem(octx, &dynamodb.UpdateItemInput{
+	out, err := s.dbOnce.UpdateItem(octx, &dynamodb.UpdateItemInput{
 		TableName:                 s.table,
 		Key:                       s.key(key),
 		UpdateExpression:          aws.String(updWindowPermanent),
@@ -465,7 +497,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint
 	}
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.db.UpdateItem(octx, &dynamodb.UpdateItemInput{
+	_, err := s.dbOnce.UpdateItem(octx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 s.key(key),
 		UpdateExpression:                    aws.String(upd),

@@ -27,12 +27,14 @@ import (
 
 // Store is the DynamoDB state backend. It is safe for concurrent use.
 type Store struct {
-	db        *dynamodb.Client
-	transport *http.Transport
-	table     *string
-	endpoint  string // for messages, without user info
-	clock     clock.Clock
-	timeout   time.Duration
+	db          *dynamodb.Client // SDK retries on: reads and idempotent writes
+	dbOnce      *dynamodb.Client // no SDK retries: conditional and counting writes
+	maxAttempts int
+	transport   *http.Transport
+	table       *string
+	endpoint    string // for messages, without user info
+	clock       clock.Clock
+	timeout     time.Duration
 
 	// Partition keys of the reserved partitions and the prefix of state
 	// partitions ("{prefix}:").
@@ -92,7 +94,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	tr.MaxIdleConns = cfg.MaxConns
 	tr.MaxIdleConnsPerHost = cfg.MaxConns
-	tr.IdleConnTimeout = 90 * time.Second
+	// Shorter than common server keep-alive timeouts (Node's, hence
+	// dynalite's, is 5 s), so that a request is rarely sent on a connection
+	// the server is closing: that failure is ambiguous for a write and is
+	// not retried.
+	tr.IdleConnTimeout = 4 * time.Second
 	tr.DialContext = (&net.Dialer{Timeout: cfg.OpTimeout, KeepAlive: 30 * time.Second}).DialContext
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		o.HTTPClient = &http.Client{Transport: tr}
@@ -101,24 +107,36 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	})
 
+	// Writes whose retry after a lost answer would give a wrong result
+	// (a dedup marker reported as a duplicate of itself, a hit counted
+	// twice) go through a client that never retries; CheckAndSet and
+	// TryLock retry themselves, recognising their own write by a token.
+	dbOnce := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.HTTPClient = db.Options().HTTPClient
+		o.BaseEndpoint = db.Options().BaseEndpoint
+		o.Retryer = aws.NopRetryer{}
+	})
+
 	endpoint := "dynamodb (region " + cfg.Region + ")"
 	if cfg.URL != "" {
 		endpoint = redact(cfg.URL)
 	}
 	s := &Store{
-		db:         db,
-		transport:  tr,
-		table:      aws.String(cfg.TableName),
-		endpoint:   endpoint,
-		clock:      cfg.Clock,
-		timeout:    cfg.OpTimeout,
-		pkPrefix:   cfg.Prefix + ":",
-		pkLocks:    cfg.Prefix + ":_locks",
-		pkIndex:    cfg.Prefix + ":timeout_index",
-		pkPointers: cfg.Prefix + ":timeout_keys",
-		purgeEvery: cfg.PurgeInterval,
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		db:          db,
+		dbOnce:      dbOnce,
+		maxAttempts: cfg.MaxAttempts,
+		transport:   tr,
+		table:       aws.String(cfg.TableName),
+		endpoint:    endpoint,
+		clock:       cfg.Clock,
+		timeout:     cfg.OpTimeout,
+		pkPrefix:    cfg.Prefix + ":",
+		pkLocks:     cfg.Prefix + ":_locks",
+		pkIndex:     cfg.Prefix + ":timeout_index",
+		pkPointers:  cfg.Prefix + ":timeout_keys",
+		purgeEvery:  cfg.PurgeInterval,
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 
 	octx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -41,9 +41,10 @@ type Config struct {
 	// OpTimeout bounds each operation, SDK retries included; default 2 s.
 	// An operation that runs out of time fails with state.ErrUnavailable.
 	OpTimeout time.Duration `toml:"op_timeout"`
-	// MaxAttempts is how many times the SDK tries one request (first try
-	// included) on a retryable failure; default 2, so a dead endpoint fails
-	// fast instead of backing off for seconds.
+	// MaxAttempts is how many times one request is tried (first try
+	// included) on a retryable failure, all within OpTimeout; default 2, so
+	// a dead endpoint fails fast. Writes that a retry could get wrong are
+	// not retried (see the package documentation).
 	MaxAttempts int `toml:"max_attempts"`
 	// MaxConns caps idle HTTP connections kept to the endpoint; default 256.
 	// Concurrent operations each use their own connection.

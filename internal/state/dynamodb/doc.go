@@ -82,10 +82,20 @@
 //
 // # Errors
 //
-// Transport failures, the per-operation timeout (Config.OpTimeout, SDK
-// retries included; Config.MaxAttempts, default 2), throttling and 5xx
-// answers wrap state.ErrUnavailable; the store recovers on its own when the
-// server answers again. A missing table is reported as such ("run
+// Transport failures, the per-operation timeout (Config.OpTimeout, retries
+// included), throttling and 5xx answers wrap state.ErrUnavailable; the
+// store recovers on its own when the server answers again.
+//
+// Retries are bounded (Config.MaxAttempts, default 2) and limited to what
+// a retry cannot get wrong: reads and idempotent writes go through the
+// SDK's retryer, but conditional and counting writes (CheckAndSet,
+// Increment, IncrementWindow, CompareAndSwap, Delete, TryLock, Release) are
+// sent once, because a retry after a lost answer would see the first
+// attempt's effect (a dedup marker reported as a duplicate of itself, a hit
+// counted twice). CheckAndSet and TryLock do retry themselves: their item
+// carries a random token, and a retry that finds the item present checks
+// whether the token is its own. The others report ErrUnavailable when the
+// answer is lost. A missing table is reported as such ("run
 // migrate"). The caller's own cancellation is returned as the context's
 // error.
 //

@@ -48,6 +48,8 @@ type pipeliner struct {
 	inflight int
 	closed   bool
 	wg       sync.WaitGroup // one per batch slot in use
+
+	batches, sent atomic.Int64 // round trips made, commands sent
 }
 
 // call is one queued command. Calls are pooled; a call whose caller gave
@@ -210,6 +212,8 @@ func (p *pipeliner) exec(batch []*call, self *call) {
 	ctx := &live[0].dctx
 	ctx.d = live[0].enq.Add(p.opTimeout)
 	p.send(ctx, live, false)
+	p.batches.Add(1)
+	p.sent.Add(int64(len(live)))
 	retry := 0
 	for _, c := range live {
 		if c.sc != nil && goredis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {

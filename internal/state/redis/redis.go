@@ -151,12 +151,12 @@ func (s *Store) entryKey(k state.Key) string {
 	return s.entryPrefix + k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + k.ID
 }
 
-// ttlArg formats a TTL as whole milliseconds, rounded up; "0" means none.
-func ttlArg(d time.Duration) string {
+// ttlArg is a TTL in whole milliseconds, rounded up; 0 means none.
+func ttlArg(d time.Duration) int64 {
 	if d <= 0 {
-		return "0"
+		return 0
 	}
-	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10)
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 var bg = context.Background()
@@ -186,7 +186,7 @@ func (s *Store) reply(ctx context.Context, sc *script, args ...any) (*goredis.Cm
 
 // CheckAndSet stores value if the key has no live entry (one EVALSHA).
 func (s *Store) CheckAndSet(ctx context.Context, key state.Key, value string, ttl time.Duration) (bool, error) {
-	cmd, err := s.reply(ctx, scriptCheckAndSet, "evalsha", scriptCheckAndSet.sha, 1, s.entryKey(key), value, ttlArg(ttl))
+	cmd, err := s.reply(ctx, scriptCheckAndSet, "evalsha", scriptCheckAndSet.shaArg, 1, s.entryKey(key), value, ttlArg(ttl))
 	if err != nil {
 		return false, s.fail(ctx, "check-and-set", key.String(), err)
 	}
@@ -237,7 +237,7 @@ func (s *Store) GetVersioned(ctx context.Context, key state.Key) (state.Entry, e
 
 // Set upserts the value and bumps the version (one EVALSHA).
 func (s *Store) Set(ctx context.Context, key state.Key, value string, ttl time.Duration) error {
-	if _, err := s.reply(ctx, scriptSet, "evalsha", scriptSet.sha, 1, s.entryKey(key), value, ttlArg(ttl)); err != nil {
+	if _, err := s.reply(ctx, scriptSet, "evalsha", scriptSet.shaArg, 1, s.entryKey(key), value, ttlArg(ttl)); err != nil {
 		return s.fail(ctx, "set", key.String(), err)
 	}
 	return nil
@@ -258,7 +258,7 @@ func (s *Store) Delete(ctx context.Context, key state.Key) (bool, error) {
 
 // Increment adds delta to the decimal value (one EVALSHA).
 func (s *Store) Increment(ctx context.Context, key state.Key, delta int64, ttl time.Duration) (int64, error) {
-	cmd, err := s.reply(ctx, scriptIncrement, "evalsha", scriptIncrement.sha, 1, s.entryKey(key), strconv.FormatInt(delta, 10), ttlArg(ttl))
+	cmd, err := s.reply(ctx, scriptIncrement, "evalsha", scriptIncrement.shaArg, 1, s.entryKey(key), delta, ttlArg(ttl))
 	if err != nil {
 		return 0, s.fail(ctx, "increment", key.String(), err)
 	}
@@ -278,7 +278,7 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 	if window <= 0 {
 		return 0, 0, fmt.Errorf("state/redis: increment window %s: window must be > 0, got %s", key, window)
 	}
-	cmd, err := s.reply(ctx, scriptIncrementWindow, "evalsha", scriptIncrementWindow.sha, 1, s.entryKey(key), ttlArg(window))
+	cmd, err := s.reply(ctx, scriptIncrementWindow, "evalsha", scriptIncrementWindow.shaArg, 1, s.entryKey(key), ttlArg(window))
 	if err != nil {
 		return 0, 0, s.fail(ctx, "increment window", key.String(), err)
 	}
@@ -296,7 +296,7 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 // CompareAndSwap writes value if the live version equals expected (one
 // EVALSHA). A missing key is a conflict.
 func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint64, value string, ttl time.Duration) error {
-	cmd, err := s.reply(ctx, scriptCompareAndSwap, "evalsha", scriptCompareAndSwap.sha, 1, s.entryKey(key), strconv.FormatUint(expected, 10), value, ttlArg(ttl))
+	cmd, err := s.reply(ctx, scriptCompareAndSwap, "evalsha", scriptCompareAndSwap.shaArg, 1, s.entryKey(key), expected, value, ttlArg(ttl))
 	if err != nil {
 		return s.fail(ctx, "compare-and-swap", key.String(), err)
 	}
@@ -466,7 +466,7 @@ type lock struct {
 }
 
 func (l *lock) Extend(ctx context.Context, ttl time.Duration) error {
-	cmd, err := l.s.reply(ctx, scriptExtendLock, "evalsha", scriptExtendLock.sha, 1, l.key, l.owner, ttlArg(ttl))
+	cmd, err := l.s.reply(ctx, scriptExtendLock, "evalsha", scriptExtendLock.shaArg, 1, l.key, l.owner, ttlArg(ttl))
 	if err != nil {
 		return l.s.fail(ctx, "extend lock", l.name, err)
 	}
@@ -477,7 +477,7 @@ func (l *lock) Extend(ctx context.Context, ttl time.Duration) error {
 }
 
 func (l *lock) Release(ctx context.Context) error {
-	cmd, err := l.s.reply(ctx, scriptUnlock, "evalsha", scriptUnlock.sha, 1, l.key, l.owner)
+	cmd, err := l.s.reply(ctx, scriptUnlock, "evalsha", scriptUnlock.shaArg, 1, l.key, l.owner)
 	if err != nil {
 		return l.s.fail(ctx, "release lock", l.name, err)
 	}

@@ -9,23 +9,25 @@ import (
 // server does not have it cached (NOSCRIPT: after a restart or SCRIPT
 // FLUSH). EVAL also caches it, so the fallback happens once per server.
 type script struct {
-	name string
-	src  string
-	sha  string
+	name   string
+	src    string
+	sha    string
+	shaArg any // sha boxed once, so building a command does not allocate it
 }
 
 func newScript(name, src string) *script {
 	h := sha1.Sum([]byte(src))
-	return &script{name: name, src: src, sha: hex.EncodeToString(h[:])}
+	sha := hex.EncodeToString(h[:])
+	return &script{name: name, src: src, sha: sha, shaArg: sha}
 }
 
 // Every entry is one hash at KEYS[1] = "<prefix>:<canonical key>" with the
 // fields v (value) and ver (version, decimal), and a native expiry
 // (PEXPIRE). Redis hides and deletes expired keys by itself, so no script
 // has to compare times. Scripts run atomically, so each operation is one
-// round trip and sees no interleaving. TTLs are passed as decimal
-// milliseconds formatted by the caller, "0" meaning none, and handed to
-// PEXPIRE as they are (no Lua number conversion).
+// round trip and sees no interleaving. TTLs are passed as integer
+// milliseconds, "0" meaning none, and handed to PEXPIRE as the strings
+// they arrive as (no Lua number conversion).
 
 // scriptCheckAndSet: ARGV = value, ttl ms ("0" = none). Returns 1 if it
 // created the entry, 0 if a live one existed.

@@ -199,6 +199,8 @@ func gatewayErrorStatus(err error) (int, string, bool) {
 	switch {
 	case errors.Is(err, gateway.ErrStateUnavailable):
 		return http.StatusServiceUnavailable, "STATE_UNAVAILABLE", true
+	case errors.Is(err, gateway.ErrAuditUnavailable):
+		return http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", true
 	case errors.Is(err, gateway.ErrShuttingDown):
 		return http.StatusServiceUnavailable, "SHUTTING_DOWN", true
 	case errors.Is(err, gateway.ErrNotImplemented):

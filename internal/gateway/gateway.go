@@ -32,6 +32,9 @@ var (
 	ErrProviderNotFound = errors.New("provider not found")
 	// ErrShuttingDown: the gateway is draining and takes no new work.
 	ErrShuttingDown = errors.New("gateway is shutting down")
+	// ErrAuditUnavailable: with [audit] sync = true, the record of a
+	// decided dispatch could not be stored (HTTP 503).
+	ErrAuditUnavailable = errors.New("audit record could not be written")
 )
 
 // AuditWriter receives one record per decided dispatch. audit.Writer
@@ -205,7 +208,7 @@ func (g *Gateway) Dispatch(ctx context.Context, a *action.Action, caller Caller)
 		// The record outlives the request: a client that disconnects must
 		// not erase the trail.
 		if werr := g.audit.Write(context.WithoutCancel(ctx), rec); werr != nil {
-			return out, fmt.Errorf("gateway: audit write: %w", werr)
+			return out, fmt.Errorf("%w (outcome was %s): %v", ErrAuditUnavailable, out.Kind, werr)
 		}
 	}
 	return out, nil

@@ -30,13 +30,19 @@
 // of a record has the same sorting key, so ReplacingMergeTree collapses
 // copies in background merges (and SELECT … FINAL sees one), and every read
 // collapses the copies not merged yet: pages use LIMIT 1 BY id after their
-// ORDER BY, lookups LIMIT 1, counts uniqExact(id). Reads filter in PREWHERE
-// (18.16 does not reliably move WHERE there, and then reads every column of
-// every row in range) and do not use FINAL: FINAL with PREWHERE can fail
-// on 18.16 with "Block structure mismatch in ReplacingSorted stream". A record's sorting key is derived from the
+// ORDER BY, lookups LIMIT 1, counts uniqExact(id).
+//
+// Reads filter in PREWHERE (18.16 does not reliably move WHERE there, and
+// then reads every column of every row in range) and do not use FINAL:
+// FINAL with PREWHERE can fail on 18.16 with "Block structure mismatch in
+// ReplacingSorted stream". A record's sorting key is derived from the
 // record, so re-appending the same record is exact; appending a different
 // record under an id already stored (a caller bug: ids are UUIDv7 per
 // event) is not detected, and both versions may then be read.
+//
+// Every INSERT writes a new part on the server, a cost that hardly depends
+// on the number of rows, so throughput grows with the batch size: give
+// the audit.Writer large batches (hundreds to thousands of records).
 //
 // # Errors
 //

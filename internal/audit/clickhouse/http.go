@@ -155,6 +155,7 @@ type ServerError struct {
 	Message string
 }
 
+// Error returns the code, the HTTP status and the server's message.
 func (e *ServerError) Error() string {
 	if e.Code != 0 {
 		return fmt.Sprintf("clickhouse error %d (HTTP %d): %s", e.Code, e.Status, e.Message)

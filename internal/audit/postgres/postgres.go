@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -56,6 +57,37 @@ type Config struct {
 	// Clock gives "now" to CleanupExpired when it is passed a zero time;
 	// nil means clock.Real.
 	Clock clock.Clock
+}
+
+// String renders the configuration with the URL's password masked, so that
+// logging a Config never reveals it.
+func (c Config) String() string {
+	return fmt.Sprintf("{URL:%s Prefix:%s MaxConns:%d ConnectTimeout:%s OpTimeout:%s}",
+		redactURL(c.URL), c.Prefix, c.MaxConns, c.ConnectTimeout, c.OpTimeout)
+}
+
+// GoString is String for %#v.
+func (c Config) GoString() string { return "postgres.Config" + c.String() }
+
+// LogValue is String for log/slog.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", redactURL(c.URL)),
+		slog.String("prefix", c.Prefix),
+		slog.Int("max_conns", c.MaxConns),
+		slog.Duration("connect_timeout", c.ConnectTimeout),
+		slog.Duration("op_timeout", c.OpTimeout),
+	)
+}
+
+var kvPasswordRE = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactURL masks the password of a URL or key=value connection string.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return kvPasswordRE.ReplaceAllString(raw, "${1}xxxxx")
 }
 
 // Store is the PostgreSQL audit store. It is safe for concurrent use.
@@ -213,10 +245,12 @@ func password(raw string) string {
 			return pw
 		}
 	}
-	for _, f := range strings.Fields(raw) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			return strings.Trim(v, "'")
+	if m := kvPasswordRE.FindStringSubmatch(raw); m != nil {
+		v := m[2]
+		if strings.HasPrefix(v, "'") {
+			v = strings.NewReplacer(`\'`, "'", `\\`, `\`).Replace(strings.Trim(v, "'"))
 		}
+		return v
 	}
 	return ""
 }

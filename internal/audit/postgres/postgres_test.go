@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"net"
@@ -482,4 +483,38 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("appendJSONString(%q) = %s, decodes to %q, %v", v, enc, got, err)
 		}
 	})
+}
+
+func TestConfigNeverShowsPassword(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://acteon:pw-S3cret@db:5432/acteon?sslmode=require",
+		"host=db user=acteon password=pw-S3cret dbname=acteon",
+		"host=db user=acteon password = 'pw-S3cret with space' dbname=acteon",
+	} {
+		cfg := Config{URL: raw, Prefix: "acteon_"}
+		var logged strings.Builder
+		slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "cfg", cfg)
+		for _, out := range []string{cfg.String(), fmt.Sprint(cfg), fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), logged.String()} {
+			if strings.Contains(out, "S3cret") {
+				t.Errorf("%q reveals the password", out)
+			}
+			if !strings.Contains(out, "db") {
+				t.Errorf("%q does not show the host", out)
+			}
+		}
+	}
+}
+
+func TestPasswordOf(t *testing.T) {
+	for raw, want := range map[string]string{
+		"postgres://u:p%40ss@h/db":                 "p@ss",
+		"postgres://u@h/db":                        "",
+		"host=h password=plain user=u":             "plain",
+		`host=h password='with space \' q' user=u`: "with space ' q",
+		"host=h user=u":                            "",
+	} {
+		if got := password(raw); got != want {
+			t.Errorf("password(%q) = %q, want %q", raw, got, want)
+		}
+	}
 }

@@ -171,9 +171,16 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		if cfg.Audit.Redact.Enabled && len(cfg.Audit.Redact.Fields) > 0 {
 			store = audit.NewRedacting(store, cfg.Audit.Redact.Fields, cfg.Audit.Redact.Placeholder)
 		}
+		batch := int(cfg.Audit.BatchSize)
+		if batch == 0 {
+			batch = 500
+			if cfg.Audit.Backend == "clickhouse" {
+				batch = 5000
+			}
+		}
 		a.writer = audit.NewWriter(store, audit.WriterOptions{
 			QueueSize:     int(cfg.Audit.QueueSize),
-			BatchSize:     int(cfg.Audit.BatchSize),
+			BatchSize:     batch,
 			FlushInterval: time.Duration(cfg.Audit.FlushIntervalMs) * time.Millisecond,
 			Sync:          cfg.Audit.Sync,
 			Logger:        o.Logger,

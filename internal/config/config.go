@@ -141,7 +141,9 @@ type Audit struct {
 	ConnectTimeoutMs uint64 `toml:"connect_timeout_ms"`
 	OpTimeoutMs      uint64 `toml:"op_timeout_ms"`
 	// Asynchronous writer tuning (D21). Go extensions.
-	QueueSize       uint64 `toml:"queue_size"`
+	QueueSize uint64 `toml:"queue_size"`
+	// BatchSize 0 means the backend's default: 500, or 5000 for ClickHouse
+	// where each INSERT costs tens of milliseconds whatever its size.
 	BatchSize       uint64 `toml:"batch_size"`
 	FlushIntervalMs uint64 `toml:"flush_interval_ms"`
 }
@@ -338,7 +340,7 @@ func Defaults() *Config {
 			StorePayload:           true,
 			Redact:                 AuditRedact{Placeholder: "[REDACTED]"},
 			QueueSize:              10000,
-			BatchSize:              500,
+			BatchSize:              0, // backend default: 500, ClickHouse 5000
 			FlushIntervalMs:        100,
 		},
 		Executor: Executor{

@@ -106,7 +106,7 @@ func TestFullExample(t *testing.T) {
 		Enabled: true, Backend: "postgres", URL: "postgres://acteon:s3cret@db.internal/acteon",
 		Prefix: "audit_", TTLSeconds: ptr(uint64(604800)), CleanupIntervalSeconds: 600,
 		Redact:    AuditRedact{Enabled: true, Fields: []string{"password", "token", "ssn"}, Placeholder: "***"},
-		QueueSize: 10000, BatchSize: 500, FlushIntervalMs: 100,
+		QueueSize: 10000, BatchSize: 0, FlushIntervalMs: 100,
 	}, cfg.Audit); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
 	}
@@ -218,7 +218,7 @@ func TestDefaults(t *testing.T) {
 		{"audit.sync", got.Audit.Sync, false},
 		{"audit.redact.placeholder", got.Audit.Redact.Placeholder, "[REDACTED]"},
 		{"audit.queue_size", got.Audit.QueueSize, uint64(10000)},
-		{"audit.batch_size", got.Audit.BatchSize, uint64(500)},
+		{"audit.batch_size", got.Audit.BatchSize, uint64(0)},
 		{"audit.flush_interval_ms", got.Audit.FlushIntervalMs, uint64(100)},
 		{"rules.watch (no [rules])", got.Rules.WatchEnabled(), false},
 		{"executor.max_retries", got.Executor.MaxRetries, uint32(3)},

@@ -110,7 +110,6 @@ func (d *decoder) validateAudit(a *Audit) {
 	if a.Enabled { // the writer and the cleanup job run only when enabled
 		d.atLeast("audit.cleanup_interval_seconds", a.CleanupIntervalSeconds, 1)
 		d.atLeast("audit.queue_size", a.QueueSize, 1)
-		d.atLeast("audit.batch_size", a.BatchSize, 1)
 		d.atLeast("audit.flush_interval_ms", a.FlushIntervalMs, 1)
 	}
 	for i, f := range a.Redact.Fields {

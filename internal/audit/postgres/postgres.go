@@ -27,6 +27,7 @@ const (
 	DefaultMaxConns       = 10
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultOpTimeout      = 5 * time.Second
+	DefaultMigrateTimeout = 5 * time.Minute
 )
 
 // ErrInvalidRecord: Append was given a record PostgreSQL cannot store (no
@@ -54,6 +55,9 @@ type Config struct {
 	// OpTimeout bounds every operation (one Append, one Query, one chunk of
 	// CleanupExpired, Migrate, CheckSchema). Default 5s.
 	OpTimeout time.Duration
+	// MigrateTimeout bounds Migrate, which may build indexes on a large
+	// existing table. Default 5m.
+	MigrateTimeout time.Duration
 	// Clock gives "now" to CleanupExpired when it is passed a zero time;
 	// nil means clock.Real.
 	Clock clock.Clock
@@ -96,6 +100,7 @@ type Store struct {
 	addr  string // URL without password, for messages
 	table string
 	opTO  time.Duration
+	migTO time.Duration
 	clock clock.Clock
 	sql   statements
 }
@@ -122,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = DefaultOpTimeout
+	}
+	if cfg.MigrateTimeout <= 0 {
+		cfg.MigrateTimeout = DefaultMigrateTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -161,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		addr:  addr,
 		table: table,
 		opTO:  cfg.OpTimeout,
+		migTO: cfg.MigrateTimeout,
 		clock: cfg.Clock,
 		sql:   newStatements(table),
 	}, nil

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -516,5 +517,54 @@ func TestPasswordOf(t *testing.T) {
 		if got := password(raw); got != want {
 			t.Errorf("password(%q) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// TestNewServerRefuses: a server that answers but refuses the connection
+// (unknown database) is a configuration error, not an outage.
+func TestNewServerRefuses(t *testing.T) {
+	u, err := url.Parse(testURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/acteon_no_such_database"
+	_, err = New(t.Context(), Config{URL: u.String()})
+	if err == nil {
+		t.Fatal("New succeeded on a database that does not exist")
+	}
+	if errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("New = %v: an unknown database is not an outage", err)
+	}
+	if !strings.Contains(err.Error(), "acteon_no_such_database") {
+		t.Errorf("New = %v, want it to name the database", err)
+	}
+}
+
+// TestSequenceNumberUnique: two records of one (namespace, tenant) cannot
+// share a sequence number (the hash chain relies on it); the error says
+// "duplicate" as the chain's retry expects, and the batch is not stored.
+func TestSequenceNumberUnique(t *testing.T) {
+	s := newTestStore(t, Config{})
+	ctx := t.Context()
+	a := testRecord("a", 0)
+	a.SequenceNumber = ptr(uint64(0))
+	if err := s.Append(ctx, []audit.Record{a}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	b := testRecord("b", time.Millisecond)
+	b.SequenceNumber = ptr(uint64(0))
+	other := testRecord("c", 2*time.Millisecond)
+	other.Tenant = "tenant-2"
+	other.SequenceNumber = ptr(uint64(0)) // another tenant: its own chain
+	err := s.Append(ctx, []audit.Record{other, b})
+	if err == nil || !strings.Contains(err.Error(), "duplicate") || errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Append of a taken sequence number = %v, want a duplicate-key error", err)
+	}
+	if n := rawCount(t, s, "count(*)", ""); n != 1 {
+		t.Fatalf("%d records stored, want 1 (the failed batch stores nothing)", n)
+	}
+	// A retry of the stored record is still a no-op, not a conflict.
+	if err := s.Append(ctx, []audit.Record{a, other}); err != nil {
+		t.Fatalf("Append retrying a stored record: %v", err)
 	}
 }

@@ -123,7 +123,7 @@ func (s *Store) migrateSQL() string {
 // Migrate creates the table, its columns and its indexes, whichever are
 // missing. It is idempotent and safe to run from several nodes at once.
 func (s *Store) Migrate(ctx context.Context) error {
-	octx, cancel := s.op(ctx)
+	octx, cancel := context.WithTimeout(ctx, s.migTO)
 	defer cancel()
 	if _, err := s.pool.Exec(octx, s.migrateSQL()); err != nil {
 		return s.fail(ctx, "migrate "+s.table, err)

@@ -13,6 +13,16 @@
 // retrying it (as audit.Writer does after a failure) never duplicates a
 // record.
 //
+// Indexes (idx_{table}_…): time (dispatched_at DESC, id DESC) for the
+// default order and its cursor; action_id; ns_tenant_time; outcome;
+// provider; expires (partial) for CleanupExpired; chain_id and signer_id
+// (partial); and the UNIQUE partial hash_chain index on (namespace, tenant,
+// sequence_number), so two records of one tenant's chain cannot share a
+// sequence number: such a batch fails with PostgreSQL's "duplicate key"
+// error, which the hash chain's retry recognises. Upstream's GIN index on
+// metadata and its analytics "coverage" index are not created: nothing here
+// queries by them, and every index slows the insert.
+//
 // Query translates every filter of audit.Query into SQL that selects exactly
 // what audit.Query.Matches accepts, and pages by offset (with a COUNT, sent
 // in the same round trip) or by keyset cursor, fetching limit+1 rows to know

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/acteon/acteon-go/internal/audit"
+	"github.com/acteon/acteon-go/internal/auth"
 )
 
 func (s *Server) queryAudit(w http.ResponseWriter, r *http.Request) {
@@ -15,11 +16,19 @@ func (s *Server) queryAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "audit is not enabled")
 		return
 	}
+	if !requirePerm(w, r, auth.PermAuditRead) {
+		return
+	}
 	q, err := parseAuditQuery(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "invalid query string: "+err.Error())
 		return
 	}
+	if q.Tenant != "" && !requireScope(w, r, q.Tenant, q.Namespace) {
+		return
+	}
+	// A list never shows another tenant's records.
+	q.TenantScope = identity(r).TenantScope()
 	page, err := s.o.Audit.Query(r.Context(), q)
 	if err != nil {
 		if errors.Is(err, audit.ErrBadCursor) {
@@ -86,6 +95,9 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "audit is not enabled")
 		return
 	}
+	if !requirePerm(w, r, auth.PermAuditRead) {
+		return
+	}
 	id := r.PathValue("action_id")
 	rec, err := s.o.Audit.GetByActionID(r.Context(), id)
 	if err != nil {
@@ -96,10 +108,17 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) {
 		writeErrorRetry(w, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", "audit lookup failed: "+err.Error(), true)
 		return
 	}
+	if !identity(r).Allows(rec.Tenant, rec.Namespace, rec.Provider, rec.ActionType) {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "no grant covers this audit record")
+		return
+	}
 	writeJSON(w, http.StatusOK, rec)
 }
 
 func (s *Server) dlqStats(w http.ResponseWriter, r *http.Request) {
+	if !requireUnrestricted(w, r, "dead-letter queue") {
+		return
+	}
 	if s.o.DLQ == nil {
 		writeJSON(w, http.StatusOK, map[string]any{"enabled": false, "count": 0})
 		return
@@ -113,6 +132,9 @@ func (s *Server) dlqStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dlqDrain(w http.ResponseWriter, r *http.Request) {
+	if !requirePerm(w, r, auth.PermDispatch) || !requireUnrestricted(w, r, "dead-letter queue") {
+		return
+	}
 	if s.o.DLQ == nil {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "dead-letter queue is not enabled")
 		return
@@ -197,6 +219,9 @@ func (s *Server) resetBreaker(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changeBreaker(w http.ResponseWriter, r *http.Request, trip bool) {
+	if !requirePerm(w, r, auth.PermCircuitBreakerManage) {
+		return
+	}
 	if s.o.Breakers == nil {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "circuit breakers are not enabled")
 		return

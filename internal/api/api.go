@@ -46,10 +46,23 @@ type ReloadResult struct {
 	Warnings  []string
 }
 
+// Authenticator resolves callers. The auth package's authenticator
+// satisfies it; nil means authentication is disabled.
+type Authenticator interface {
+	// Middleware authenticates each request (or answers 401 itself) and
+	// stores the auth.Identity in the request context. Public routes pass
+	// through anonymously.
+	Middleware(next http.Handler) http.Handler
+}
+
 // Options configures the HTTP API.
 type Options struct {
-	Gateway *gateway.Gateway
-	Rules   RulesAdmin
+	Authenticator Authenticator
+	// Register adds feature routes (groups, silences, …) to the same mux,
+	// behind the same authentication and instrumentation.
+	Register []func(mux *http.ServeMux)
+	Gateway  *gateway.Gateway
+	Rules    RulesAdmin
 	// Audit is nil when audit is disabled.
 	Audit audit.Store
 	// DLQ is nil when the dead-letter queue is disabled.
@@ -127,10 +140,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/circuit-breakers", s.listBreakers)
 	mux.HandleFunc("POST /admin/circuit-breakers/{provider}/trip", s.tripBreaker)
 	mux.HandleFunc("POST /admin/circuit-breakers/{provider}/reset", s.resetBreaker)
+	for _, reg := range s.o.Register {
+		reg(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return s.instrument(mux)
+	return s.instrument(mux, s.authenticate(mux))
 }
 
 // statusRecorder captures the status code for metrics.
@@ -144,16 +160,18 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) instrument(next *http.ServeMux) http.Handler {
+func (s *Server) instrument(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The route label is the matched pattern, looked up here because
+		// the handlers below may see a copy of r.
+		_, route := mux.Handler(r)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
-				s.log.Error("handler panic", "route", r.Pattern, "panic", fmt.Sprint(v))
+				s.log.Error("handler panic", "route", route, "panic", fmt.Sprint(v))
 				writeError(rec, http.StatusInternalServerError, "INTERNAL", "internal error")
 			}
-			route := r.Pattern
 			if route == "" || route == "/" {
 				route = "other"
 			}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/acteon/acteon-go/action"
-	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/auth"
 )
 
 // batchConcurrency is how many actions of one batch run at once.
@@ -27,10 +27,6 @@ func parseDryRun(w http.ResponseWriter, r *http.Request) (bool, bool) {
 	return false, false
 }
 
-func callerOf(r *http.Request) gateway.Caller {
-	return gateway.Caller{AuthMethod: "anonymous"}
-}
-
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	dry, ok := parseDryRun(w, r)
 	if !ok {
@@ -40,10 +36,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !requirePerm(w, r, auth.PermDispatch) {
+		return
+	}
 	a, err := action.Decode(body)
 	if err != nil {
 		status, code := decodeErrorStatus(err)
 		writeError(w, status, code, err.Error())
+		return
+	}
+	if !requireAction(w, r, a.Tenant, a.Namespace, a.Provider, a.ActionType) {
 		return
 	}
 	if !s.admit(w, 1) {
@@ -106,6 +108,19 @@ func (s *Server) dispatchBatch(w http.ResponseWriter, r *http.Request) {
 		msg := fmt.Sprintf("batch size %d exceeds maximum of %d", len(actions), s.o.MaxBatchSize)
 		writeJSON(w, http.StatusBadRequest, []errorBody{{Error: msg, Code: "BATCH_TOO_LARGE", Message: msg}})
 		return
+	}
+	id := identity(r)
+	if !id.Has(auth.PermDispatch) {
+		msg := "insufficient permissions: dispatch requires admin or operator role"
+		writeJSON(w, http.StatusForbidden, []errorBody{{Error: msg, Code: "FORBIDDEN", Message: msg}})
+		return
+	}
+	for _, a := range actions {
+		if a != nil && !id.Allows(a.Tenant, a.Namespace, a.Provider, a.ActionType) {
+			msg := fmt.Sprintf("forbidden: no grant covers tenant=%s, namespace=%s, provider=%s, action=%s", a.Tenant, a.Namespace, a.Provider, a.ActionType)
+			writeJSON(w, http.StatusForbidden, []errorBody{{Error: msg, Code: "FORBIDDEN", Message: msg}})
+			return
+		}
 	}
 	if !s.admit(w, len(actions)) {
 		return

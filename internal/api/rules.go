@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/acteon/acteon-go/action"
+	"github.com/acteon/acteon-go/internal/auth"
 	"github.com/acteon/acteon-go/internal/rules"
 )
 
@@ -17,6 +18,9 @@ type ruleSummary struct {
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
+	if !requirePerm(w, r, auth.PermRulesRead) {
+		return
+	}
 	set := s.o.Gateway.Rules()
 	out := make([]ruleSummary, 0, set.Len())
 	for _, rl := range set.Rules() {
@@ -31,6 +35,9 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
+	if !requirePerm(w, r, auth.PermRulesManage) {
+		return
+	}
 	if s.o.Rules == nil {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "rule reloading is not configured")
 		return
@@ -82,6 +89,9 @@ func unjoin(err error) []error {
 }
 
 func (s *Server) setRuleEnabled(w http.ResponseWriter, r *http.Request) {
+	if !requirePerm(w, r, auth.PermRulesManage) {
+		return
+	}
 	name := r.PathValue("name")
 	body, ok := s.readJSONBody(w, r, true)
 	if !ok {
@@ -122,6 +132,9 @@ type evaluateRequest struct {
 }
 
 func (s *Server) evaluateRules(w http.ResponseWriter, r *http.Request) {
+	if !requirePerm(w, r, auth.PermRulesTest) {
+		return
+	}
 	body, ok := s.readJSONBody(w, r, true)
 	if !ok {
 		return
@@ -138,6 +151,9 @@ func (s *Server) evaluateRules(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnprocessableEntity, "UNPROCESSABLE_ENTITY", f.name+": missing field `"+f.name+"`")
 			return
 		}
+	}
+	if !requireScope(w, r, *req.Tenant, *req.Namespace) {
+		return
 	}
 	// Re-read the payload keeping numbers exact.
 	var raw struct {

@@ -22,6 +22,9 @@ func (s *Store) fail(ctx context.Context, op, what string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 		return fmt.Errorf("state/redis: %s: %w", op, err)
 	}
+	if errors.Is(err, errMalformed) || errors.Is(err, errBadReply) {
+		return fmt.Errorf("state/redis: %s: %w", op, err)
+	}
 	if errors.Is(err, errClosed) {
 		return fmt.Errorf("state/redis: %s: %w (%w)", op, err, state.ErrUnavailable)
 	}
@@ -29,6 +32,14 @@ func (s *Store) fail(ctx context.Context, op, what string, err error) error {
 		return fmt.Errorf("state/redis: %s at %s: %w (%w)", op, s.addr, err, state.ErrUnavailable)
 	}
 	return fmt.Errorf("state/redis: %s: %w", op, err)
+}
+
+// errBadReply marks a reply of an unexpected shape: the server answered,
+// so it is not ErrUnavailable.
+var errBadReply = errors.New("unexpected reply")
+
+func badReply(got any, err error) error {
+	return fmt.Errorf("%w %v: %v", errBadReply, got, err)
 }
 
 // downPrefixes are server replies that mean "cannot serve now" rather

@@ -151,12 +151,16 @@ func (s *Store) entryKey(k state.Key) string {
 	return s.entryPrefix + k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + k.ID
 }
 
-// ttlArg is a TTL in whole milliseconds, rounded up; 0 means none.
+// ttlArg is a TTL as PX milliseconds; 0 means none. Redis keeps a key
+// while now <= its expiry, at millisecond precision, so a key set at t with
+// PX n lives between n and n+1 ms. To be gone at exactly t+ttl, as the
+// memory backend is (decision D14), PX is floor(ttl) - 1 ms, at least 1:
+// an entry lives between ttl-1ms and ttl.
 func ttlArg(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
+	return max(int64(d/time.Millisecond)-1, 1)
 }
 
 var bg = context.Background()
@@ -184,53 +188,64 @@ func (s *Store) reply(ctx context.Context, sc *script, args ...any) (*goredis.Cm
 	return cmd, cmd.Err()
 }
 
-// CheckAndSet stores value if the key has no live entry (one EVALSHA).
+// CheckAndSet stores value if the key has no live entry: one native
+// SET NX, which Redis applies atomically with its expiry.
 func (s *Store) CheckAndSet(ctx context.Context, key state.Key, value string, ttl time.Duration) (bool, error) {
-	cmd, err := s.reply(ctx, scriptCheckAndSet, "evalsha", scriptCheckAndSet.shaArg, 1, s.entryKey(key), value, ttlArg(ttl))
-	if err != nil {
+	var err error
+	if ttl > 0 {
+		_, err = s.reply(ctx, nil, "set", s.entryKey(key), "1:"+value, "nx", "px", ttlArg(ttl))
+	} else {
+		_, err = s.reply(ctx, nil, "set", s.entryKey(key), "1:"+value, "nx")
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, goredis.Nil):
+		return false, nil
+	default:
 		return false, s.fail(ctx, "check-and-set", key.String(), err)
 	}
-	n, err := cmd.Int64()
-	if err != nil {
-		return false, s.fail(ctx, "check-and-set", key.String(), err)
-	}
-	return n == 1, nil
 }
 
-// Get returns the live value (one HGET).
-func (s *Store) Get(ctx context.Context, key state.Key) (string, error) {
-	cmd, err := s.reply(ctx, nil, "hget", s.entryKey(key), "v")
+// get reads the raw "<version>:<value>" string (one GET).
+func (s *Store) get(ctx context.Context, op string, key state.Key) (version, value string, err error) {
+	cmd, err := s.reply(ctx, nil, "get", s.entryKey(key))
 	if err != nil {
 		if errors.Is(err, goredis.Nil) {
-			return "", state.ErrNotFound
+			return "", "", state.ErrNotFound
 		}
-		return "", s.fail(ctx, "get", key.String(), err)
+		return "", "", s.fail(ctx, op, key.String(), err)
 	}
-	v, err := cmd.Text()
+	raw, err := cmd.Text()
 	if err != nil {
-		return "", s.fail(ctx, "get", key.String(), err)
+		return "", "", s.fail(ctx, op, key.String(), badReply(raw, err))
 	}
-	return v, nil
+	version, value, ok := strings.Cut(raw, ":")
+	if !ok {
+		return "", "", s.fail(ctx, op, key.String(), errMalformed)
+	}
+	return version, value, nil
 }
 
-// GetVersioned returns the live value and version (one HMGET).
+// errMalformed is the error for a key under the prefix that does not hold
+// "<version>:<value>" (written by something else).
+var errMalformed = errors.New("entry is not a versioned value")
+
+// Get returns the live value.
+func (s *Store) Get(ctx context.Context, key state.Key) (string, error) {
+	_, v, err := s.get(ctx, "get", key)
+	return v, err
+}
+
+// GetVersioned returns the live value and version.
 func (s *Store) GetVersioned(ctx context.Context, key state.Key) (state.Entry, error) {
-	cmd, err := s.reply(ctx, nil, "hmget", s.entryKey(key), "v", "ver")
+	ver, v, err := s.get(ctx, "get versioned", key)
 	if err != nil {
-		return state.Entry{}, s.fail(ctx, "get versioned", key.String(), err)
-	}
-	vals, err := cmd.Slice()
-	if err != nil || len(vals) != 2 {
-		return state.Entry{}, s.fail(ctx, "get versioned", key.String(), fmt.Errorf("unexpected reply %v: %v", vals, err))
-	}
-	v, ok1 := vals[0].(string)
-	ver, ok2 := vals[1].(string)
-	if !ok1 || !ok2 {
-		return state.Entry{}, state.ErrNotFound
+		return state.Entry{}, err
 	}
 	n, err := strconv.ParseUint(ver, 10, 64)
 	if err != nil {
-		return state.Entry{}, s.fail(ctx, "get versioned", key.String(), fmt.Errorf("version %q is not an integer", ver))
+		return state.Entry{}, s.fail(ctx, "get versioned", key.String(), errMalformed)
 	}
 	return state.Entry{Value: v, Version: n}, nil
 }
@@ -243,7 +258,7 @@ func (s *Store) Set(ctx context.Context, key state.Key, value string, ttl time.D
 	return nil
 }
 
-// Delete removes the entry (one DEL; Redis counts only live keys).
+// Delete removes the entry: one DEL, which counts only live keys.
 func (s *Store) Delete(ctx context.Context, key state.Key) (bool, error) {
 	cmd, err := s.reply(ctx, nil, "del", s.entryKey(key))
 	if err != nil {
@@ -251,7 +266,7 @@ func (s *Store) Delete(ctx context.Context, key state.Key) (bool, error) {
 	}
 	n, err := cmd.Int64()
 	if err != nil {
-		return false, s.fail(ctx, "delete", key.String(), err)
+		return false, s.fail(ctx, "delete", key.String(), badReply(n, err))
 	}
 	return n > 0, nil
 }
@@ -264,11 +279,11 @@ func (s *Store) Increment(ctx context.Context, key state.Key, delta int64, ttl t
 	}
 	v, err := cmd.Text()
 	if err != nil {
-		return 0, s.fail(ctx, "increment", key.String(), err)
+		return 0, s.fail(ctx, "increment", key.String(), badReply(v, err))
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, s.fail(ctx, "increment", key.String(), fmt.Errorf("value %q is not an integer", v))
+		return 0, s.fail(ctx, "increment", key.String(), badReply(v, err))
 	}
 	return n, nil
 }
@@ -284,10 +299,13 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 	}
 	vals, err := cmd.Int64Slice()
 	if err != nil || len(vals) != 2 {
-		return 0, 0, s.fail(ctx, "increment window", key.String(), fmt.Errorf("unexpected reply %v: %v", vals, err))
+		return 0, 0, s.fail(ctx, "increment window", key.String(), badReply(vals, err))
 	}
-	left := time.Duration(0)
-	if vals[1] > 0 {
+	var left time.Duration
+	switch {
+	case vals[1] == -3: // a new window
+		left = window
+	case vals[1] > 0:
 		left = time.Duration(vals[1]) * time.Millisecond
 	}
 	return vals[0], left, nil
@@ -302,7 +320,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint
 	}
 	vals, err := cmd.Slice()
 	if err != nil || len(vals) == 0 {
-		return s.fail(ctx, "compare-and-swap", key.String(), fmt.Errorf("unexpected reply %v: %v", vals, err))
+		return s.fail(ctx, "compare-and-swap", key.String(), badReply(vals, err))
 	}
 	switch vals[0] {
 	case int64(0):
@@ -369,15 +387,16 @@ func (s *Store) scan(ctx context.Context, op, match string, keep func(canonical 
 		pipe := s.client.Pipeline()
 		cmds := make([]*goredis.StringCmd, len(chunk))
 		for i, k := range chunk {
-			cmds[i] = pipe.HGet(ctx, s.entryPrefix+k, "v")
+			cmds[i] = pipe.Get(ctx, s.entryPrefix+k)
 		}
 		_, _ = pipe.Exec(ctx)
 		for i, cmd := range cmds {
-			v, err := cmd.Result()
+			raw, err := cmd.Result()
+			_, v, ours := strings.Cut(raw, ":")
 			switch {
-			case err == nil:
+			case err == nil && ours:
 				out = append(out, state.KV{Key: chunk[i], Value: v})
-			case errors.Is(err, goredis.Nil), goredis.HasErrorPrefix(err, "WRONGTYPE"):
+			case err == nil, errors.Is(err, goredis.Nil), goredis.HasErrorPrefix(err, "WRONGTYPE"):
 				// Expired since SCAN saw it, or not one of our entries.
 			default:
 				return nil, s.fail(ctx, op, "", err)
@@ -428,7 +447,7 @@ func (s *Store) GetExpiredTimeouts(ctx context.Context, nowMs int64) ([]string, 
 	}
 	keys, err := cmd.StringSlice()
 	if err != nil {
-		return nil, s.fail(ctx, "get expired timeouts", "", err)
+		return nil, s.fail(ctx, "get expired timeouts", "", badReply(keys, err))
 	}
 	return keys, nil
 }

@@ -116,8 +116,8 @@ func TestTwoNodesIncrementWindow(t *testing.T) {
 }
 
 // TestPhysicalLayout: the layout doc.go describes is what is stored: an
-// entry is one hash {v, ver} at "<prefix>:<canonical>" with a native
-// expiry, a lock is a string at "<prefix>|lock:<name>", the timeout index
+// entry is one string "<version>:<value>" at "<prefix>:<canonical>" with a
+// native expiry, whichever operation wrote it, a lock is a string at "<prefix>|lock:<name>", the timeout index
 // a sorted set at "<prefix>:timeout_index".
 func TestPhysicalLayout(t *testing.T) {
 	url := testenv.URL(t, testenv.Redis)
@@ -133,15 +133,18 @@ func TestPhysicalLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	phys := prefix + ":ns:t:counter:a:b"
-	got, err := raw.HGetAll(ctx, phys).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]string{"v": "42", "ver": "2"}, got); diff != "" {
-		t.Fatalf("hash at %s (-want +got):\n%s", phys, diff)
+	if got, err := raw.Get(ctx, phys).Result(); err != nil || got != "2:42" {
+		t.Fatalf("GET %s = %q, %v; want 2:42", phys, got, err)
 	}
 	if ttl := raw.PTTL(ctx, phys).Val(); ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("PTTL %s = %s, want (0, 1h]", phys, ttl)
+	}
+	dk := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindDedup, ID: "x:y"}
+	if ok, err := s.CheckAndSet(ctx, dk, "v:w", time.Minute); err != nil || !ok {
+		t.Fatalf("CheckAndSet = %v, %v", ok, err)
+	}
+	if got, err := raw.Get(ctx, prefix+":ns:t:dedup:x:y").Result(); err != nil || got != "1:v:w" {
+		t.Fatalf("GET after CheckAndSet = %q, %v; want 1:v:w", got, err)
 	}
 	l, err := s.TryLock(ctx, "job:x", time.Minute)
 	if err != nil {
@@ -247,23 +250,84 @@ func TestNoScriptFallback(t *testing.T) {
 	}
 }
 
-// TestIncrementNotInteger: Increment on a non-integer value fails without
-// ErrUnavailable and leaves the entry alone.
-func TestIncrementNotInteger(t *testing.T) {
+// TestIncrementRange: Increment and IncrementWindow on a value that is
+// not an integer, or would leave the exactly representable range
+// ±(2^53-1), fail without ErrUnavailable and leave the entry alone; within
+// the range they are exact.
+func TestIncrementRange(t *testing.T) {
 	url := testenv.URL(t, testenv.Redis)
 	s := open(t, redis.Config{URL: url, Prefix: testPrefix(t, url)})
 	ctx := t.Context()
-	k := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindCounter, ID: "x"}
-	if err := s.Set(ctx, k, "abc", 0); err != nil {
+	cases := []struct {
+		name, value string
+		delta       int64
+		want        int64 // 0: must fail
+	}{
+		{"not an integer", "abc", 1, 0},
+		{"float", "1.5", 1, 0},
+		{"empty", "", 1, 0},
+		{"too large", "9007199254740992", 1, 0},
+		{"result too large", "9007199254740990", 2, 0},
+		{"largest exact", "9007199254740989", 2, 9007199254740991},
+		{"most negative exact", "-9007199254740990", -1, -9007199254740991},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k := state.Key{Namespace: "ns", Tenant: "t", Kind: state.KindCounter, ID: fmt.Sprint(i)}
+			if err := s.Set(ctx, k, tc.value, 0); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Increment(ctx, k, tc.delta, 0)
+			if tc.want != 0 {
+				if err != nil || got != tc.want {
+					t.Fatalf("Increment(%s, %d) = %d, %v; want %d", tc.value, tc.delta, got, err, tc.want)
+				}
+				return
+			}
+			if err == nil || errors.Is(err, state.ErrUnavailable) {
+				t.Fatalf("Increment(%q) = %d, %v; want a non-unavailable error", tc.value, got, err)
+			}
+			if tc.delta == 1 {
+				if _, _, err := s.IncrementWindow(ctx, k, time.Minute); err == nil || errors.Is(err, state.ErrUnavailable) {
+					t.Fatalf("IncrementWindow(%q) = %v; want a non-unavailable error", tc.value, err)
+				}
+			}
+			e, err := s.GetVersioned(ctx, k)
+			if err != nil || e != (state.Entry{Value: tc.value, Version: 1}) {
+				t.Fatalf("GetVersioned = %+v, %v; want %q@1", e, err, tc.value)
+			}
+		})
+	}
+}
+
+// TestForeignValue: a key under the prefix holding something the store
+// did not write is an error for Get, skipped by scans, never a panic or a
+// wrong value.
+func TestForeignValue(t *testing.T) {
+	url := testenv.URL(t, testenv.Redis)
+	prefix := testPrefix(t, url)
+	s := open(t, redis.Config{URL: url, Prefix: prefix})
+	raw := rawClient(t, url)
+	ctx := t.Context()
+	k := state.Key{Namespace: "ns", Tenant: "t", Kind: "state", ID: "foreign"}
+	if err := raw.Set(ctx, prefix+":ns:t:state:foreign", "no-version", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Increment(ctx, k, 1, 0)
-	if err == nil || errors.Is(err, state.ErrUnavailable) {
-		t.Fatalf("Increment of %q = %v, want a non-unavailable error", "abc", err)
+	if err := raw.HSet(ctx, prefix+":ns:t:state:hash", "v", "x").Err(); err != nil {
+		t.Fatal(err)
 	}
-	got, err := s.GetVersioned(ctx, k)
-	if err != nil || got != (state.Entry{Value: "abc", Version: 1}) {
-		t.Fatalf("GetVersioned = %+v, %v; want abc@1", got, err)
+	if _, err := s.Get(ctx, k); err == nil || errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("Get of a foreign value = %v, want a plain error", err)
+	}
+	if err := s.Set(ctx, state.Key{Namespace: "ns", Tenant: "t", Kind: "state", ID: "ours"}, "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ScanKeys(ctx, "ns", "t", "state", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]state.KV{{Key: "ns:t:state:ours", Value: "v"}}, got); diff != "" {
+		t.Fatalf("ScanKeys (-want +got):\n%s", diff)
 	}
 }
 

@@ -21,68 +21,101 @@ func newScript(name, src string) *script {
 	return &script{name: name, src: src, sha: sha, shaArg: sha}
 }
 
-// Every entry is one hash at KEYS[1] = "<prefix>:<canonical key>" with the
-// fields v (value) and ver (version, decimal), and a native expiry
-// (PEXPIRE). Redis hides and deletes expired keys by itself, so no script
-// has to compare times. Scripts run atomically, so each operation is one
-// round trip and sees no interleaving. TTLs are passed as integer
-// milliseconds, "0" meaning none, and handed to PEXPIRE as the strings
-// they arrive as (no Lua number conversion).
+// Every entry is one string at KEYS[1] = "<prefix>:<canonical key>"
+// holding "<version>:<value>" (the version in decimal, then the first
+// colon, then the value verbatim) with a native expiry. Redis hides and
+// deletes expired keys by itself, so no script compares times. Scripts run
+// atomically, so each operation is one round trip and sees no
+// interleaving. TTLs arrive as integer milliseconds, "0" meaning none, and
+// are handed to SET PX as the strings they arrive as.
+//
+// CheckAndSet needs no script: SET key "1:<value>" NX [PX ttl] is already
+// atomic. Get, GetVersioned and Delete are plain GET and DEL.
 
-// scriptCheckAndSet: ARGV = value, ttl ms ("0" = none). Returns 1 if it
-// created the entry, 0 if a live one existed.
-var scriptCheckAndSet = newScript("check-and-set", `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'ver', '1')
-if ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
-`)
+// prelude holds the helpers the scripts share. Lua numbers are doubles, so
+// integers are handled exactly only within ±(2^53-1): int rejects anything
+// else, and fmt prints integers without an exponent.
+const prelude = `
+local function split(s)
+  local i = string.find(s, ':', 1, true)
+  if not i then return nil end
+  return string.sub(s, 1, i - 1), string.sub(s, i + 1)
+end
+local function int(s)
+  if not string.match(s, '^-?%d+$') then return nil end
+  local n = tonumber(s)
+  if math.abs(n) > 9007199254740991 then return nil end
+  return n
+end
+local function fmt(n) return string.format('%d', n) end
+`
 
-// scriptSet: ARGV = value, ttl ms (0 = permanent: PERSIST clears an old
-// expiry). A missing entry starts at version 1.
-var scriptSet = newScript("set", `
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
-redis.call('HSET', KEYS[1], 'v', ARGV[1])
-if ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('PERSIST', KEYS[1]) end
+// scriptSet: ARGV = value, ttl ms (0 = permanent: a plain SET drops any
+// old expiry). A missing entry, or one that is not ours, starts at
+// version 1.
+var scriptSet = newScript("set", prelude+`
+local ver = 1
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = split(cur)
+  if v and int(v) then ver = int(v) + 1 end
+end
+local new = fmt(ver) .. ':' .. ARGV[1]
+if ARGV[2] ~= '0' then redis.call('SET', KEYS[1], new, 'PX', ARGV[2]) else redis.call('SET', KEYS[1], new) end
 return 1
 `)
 
 // scriptIncrement: ARGV = delta, ttl ms (0 = keep the expiry; a new
-// counter is then permanent). HINCRBY does 64-bit integer arithmetic and
-// fails before writing anything when v is not an integer. Returns the new
-// value as a string (a Lua number would lose precision above 2^53).
-var scriptIncrement = newScript("increment", `
-redis.call('HINCRBY', KEYS[1], 'v', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
-if ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return redis.call('HGET', KEYS[1], 'v')
+// counter is then permanent). Fails, writing nothing, when the value is
+// not an integer or the result leaves ±(2^53-1). Returns the new value.
+var scriptIncrement = newScript("increment", prelude+`
+local ver, n = 0, 0
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v, s = split(cur)
+  if not v then return redis.error_reply('entry is not a versioned value') end
+  n = int(s)
+  if not n then return redis.error_reply('value is not an integer in range') end
+  ver = tonumber(v)
+end
+n = n + tonumber(ARGV[1])
+if math.abs(n) > 9007199254740991 then return redis.error_reply('increment would leave the exact range') end
+local new = fmt(ver + 1) .. ':' .. fmt(n)
+if ARGV[2] ~= '0' then redis.call('SET', KEYS[1], new, 'PX', ARGV[2]) else redis.call('SET', KEYS[1], new, 'KEEPTTL') end
+return fmt(n)
 `)
 
 // scriptIncrementWindow: ARGV = window ms. A missing entry starts a fixed
-// window {v=1, ver=1} expiring after it; a live one counts up and keeps
-// its expiry. Returns {count, remaining ms (PTTL; -1 = no expiry)}.
-var scriptIncrementWindow = newScript("increment-window", `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'v', '1', 'ver', '1')
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  return {1, tonumber(ARGV[1])}
+// window "1:1" expiring after it; a live one counts up and keeps its
+// expiry. Returns {count, remaining ms}: PTTL, -1 for no expiry, -3 for
+// "a new window" (the caller reports the whole window).
+var scriptIncrementWindow = newScript("increment-window", prelude+`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], '1:1', 'PX', ARGV[1])
+  return {1, -3}
 end
-local n = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
+local v, s = split(cur)
+if not v then return redis.error_reply('entry is not a versioned value') end
+local n = int(s)
+if not n then return redis.error_reply('value is not an integer in range') end
+n = n + 1
+redis.call('SET', KEYS[1], fmt(tonumber(v) + 1) .. ':' .. fmt(n), 'KEEPTTL')
 return {n, redis.call('PTTL', KEYS[1])}
 `)
 
 // scriptCompareAndSwap: ARGV = expected version (decimal), value, ttl ms
-// (0 = keep the expiry). Versions are compared as the decimal strings
-// HINCRBY wrote, so no precision is lost. Returns {0} on success, {1} when
-// the key is missing, {2, found version} on a mismatch.
-var scriptCompareAndSwap = newScript("compare-and-swap", `
-local ver = redis.call('HGET', KEYS[1], 'ver')
-if not ver then return {1} end
-if ver ~= ARGV[1] then return {2, ver} end
-redis.call('HSET', KEYS[1], 'v', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
-if ARGV[3] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+// (0 = keep the expiry). Versions are compared as the decimal strings the
+// scripts wrote. Returns {0} on success, {1} when the key is missing, {2,
+// found version} on a mismatch.
+var scriptCompareAndSwap = newScript("compare-and-swap", prelude+`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return {1} end
+local v = split(cur)
+if not v then return redis.error_reply('entry is not a versioned value') end
+if v ~= ARGV[1] then return {2, v} end
+local new = fmt(tonumber(v) + 1) .. ':' .. ARGV[2]
+if ARGV[3] ~= '0' then redis.call('SET', KEYS[1], new, 'PX', ARGV[3]) else redis.call('SET', KEYS[1], new, 'KEEPTTL') end
 return {0}
 `)
 
@@ -105,6 +138,6 @@ return 1
 `)
 
 var allScripts = []*script{
-	scriptCheckAndSet, scriptSet, scriptIncrement, scriptIncrementWindow,
+	scriptSet, scriptIncrement, scriptIncrementWindow,
 	scriptCompareAndSwap, scriptUnlock, scriptExtendLock,
 }

@@ -40,6 +40,7 @@ commands:
   serve          run the gateway (-c/--config FILE, --host, --port, --log-level, --log-format)
   check-config   load and compile the config and its rules, then exit (-c FILE, --strict)
   migrate        create the tables and indexes the configured state and audit backends need (-c FILE)
+  bench          measure throughput, latency, dedup accuracy and memory (acteon bench -h)
   version        print the version
 `)
 }
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -10,12 +10,10 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -28,6 +26,7 @@ import (
 	"github.com/acteon/acteon-go/internal/audit"
 	"github.com/acteon/acteon-go/internal/executor"
 	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/httpjson"
 	"github.com/acteon/acteon-go/internal/provider"
 )
 
@@ -182,34 +181,16 @@ func (s *Server) instrument(mux *http.ServeMux, next http.Handler) http.Handler 
 	})
 }
 
-// errorBody is the D3 error shape.
-type errorBody struct {
-	Error     string `json:"error"`
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Retryable bool   `json:"retryable"`
-}
+type errorBody = httpjson.ErrorBody
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "INTERNAL", "encoding response: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeErrorRetry(w, status, code, msg, false)
+	httpjson.Error(w, status, code, msg, false)
 }
 
 func writeErrorRetry(w http.ResponseWriter, status int, code, msg string, retryable bool) {
-	b, _ := json.Marshal(errorBody{Error: msg, Code: code, Message: msg, Retryable: retryable})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	httpjson.Error(w, status, code, msg, retryable)
 }
 
 // gatewayErrorStatus maps a gateway error to HTTP: the only place that does.
@@ -236,66 +217,13 @@ func writeGatewayError(w http.ResponseWriter, err error) {
 	writeErrorRetry(w, status, code, err.Error(), retry)
 }
 
-// readJSONBody enforces the content type and size limit and returns the
-// body. It writes the error response itself and returns ok=false on failure.
+// readJSONBody enforces the content type and size limit; see
+// httpjson.ReadBody.
 func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, required bool) ([]byte, bool) {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" && !required && r.ContentLength == 0 {
-		return nil, true
-	}
-	if !isJSONContentType(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
-			"expected request with `Content-Type: application/json`")
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
-				fmt.Sprintf("request body exceeds the limit of %d bytes", s.o.MaxBodyBytes))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "reading request body: "+err.Error())
-		return nil, false
-	}
-	if required && len(body) == 0 {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "request body is empty")
-		return nil, false
-	}
-	return body, true
+	return httpjson.ReadBody(w, r, s.o.MaxBodyBytes, required)
 }
 
-func isJSONContentType(ct string) bool {
-	if ct == "" {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || (len(mt) > 5 && mt[len(mt)-5:] == "+json")
-}
-
-// decodeStrict decodes a small JSON request body into v, answering 400 for
-// malformed JSON and 422 for a wrong shape.
-func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
-	if !json.Valid(body) {
-		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "malformed JSON in request body")
-		return false
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			writeError(w, http.StatusUnprocessableEntity, "UNPROCESSABLE_ENTITY",
-				fmt.Sprintf("%s: expected %s, got JSON %s", te.Field, te.Type, te.Value))
-			return false
-		}
-		writeError(w, http.StatusUnprocessableEntity, "UNPROCESSABLE_ENTITY", err.Error())
-		return false
-	}
-	return true
-}
+func decodeBody(w http.ResponseWriter, body []byte, v any) bool { return httpjson.Decode(w, body, v) }
 
 func decodeErrorStatus(err error) (int, string) {
 	var de *action.DecodeError

@@ -55,6 +55,20 @@ type Breakers interface {
 	FallbackChain(provider string, registered func(string) bool) (target string, chain []string, ok bool)
 }
 
+// Gate runs after the rules and before the verdict is carried out (silences,
+// time intervals). A non-nil outcome ends the dispatch with it; the outcome
+// is counted and audited like any other. Gates are skipped in dry runs.
+type Gate interface {
+	Check(ctx context.Context, a *action.Action, res *rules.Result, now time.Time) (*action.Outcome, error)
+}
+
+// VerdictHandler carries out a verdict the core pipeline does not (group,
+// state_machine, request_approval, chain, schedule). Errors follow the
+// Err* conventions above.
+type VerdictHandler interface {
+	Handle(ctx context.Context, a *action.Action, res rules.Result, now time.Time) (action.Outcome, error)
+}
+
 // Options configures a Gateway.
 type Options struct {
 	State     state.Store
@@ -70,6 +84,10 @@ type Options struct {
 	Clock        clock.Clock
 	Logger       *slog.Logger
 	Metrics      *Metrics
+	// Gates run in order after the rules; see Gate.
+	Gates []Gate
+	// Verdicts carry out verdicts beyond the core ones; see VerdictHandler.
+	Verdicts map[action.VerdictKind]VerdictHandler
 }
 
 // Gateway runs dispatches. Create it with New.
@@ -85,6 +103,9 @@ type Gateway struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	metrics   *Metrics
+
+	gates    []Gate
+	verdicts map[action.VerdictKind]VerdictHandler
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool
@@ -111,6 +132,10 @@ func New(o Options) (*Gateway, error) {
 		state: o.State, providers: o.Providers, exec: o.Executor, breakers: o.Breakers,
 		audit: o.Audit, auditTTL: o.AuditTTL, storePay: o.StorePayload, clock: o.Clock,
 		log: o.Logger.With("component", "gateway"), metrics: o.Metrics,
+		gates: o.Gates, verdicts: map[action.VerdictKind]VerdictHandler{},
+	}
+	for k, h := range o.Verdicts {
+		g.verdicts[k] = h
 	}
 	set := o.Rules
 	if set == nil {
@@ -118,6 +143,20 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.SwapRules(set)
 	return g, nil
+}
+
+// AddGate appends a gate. Call it while wiring, before dispatching starts.
+func (g *Gateway) AddGate(gt Gate) { g.gates = append(g.gates, gt) }
+
+// SetVerdictHandler installs the handler for a verdict kind. Call it while
+// wiring, before dispatching starts.
+func (g *Gateway) SetVerdictHandler(k action.VerdictKind, h VerdictHandler) { g.verdicts[k] = h }
+
+// Execute delivers a on its own provider through the circuit breaker and the
+// executor, bypassing the rules (verdict handlers use it for notifications).
+func (g *Gateway) Execute(ctx context.Context, a *action.Action) action.Outcome {
+	out, _, _ := g.execute(ctx, a)
+	return out
 }
 
 // SwapRules installs a new rule set atomically.
@@ -197,7 +236,24 @@ func (g *Gateway) Dispatch(ctx context.Context, a *action.Action, caller Caller)
 		g.metrics.ruleMatched(res.Rule)
 	}
 
-	out, attempts, err := g.apply(ctx, a, res, start)
+	var out action.Outcome
+	var attempts int
+	var err error
+	gated := false
+	for _, gt := range g.gates {
+		o, gerr := gt.Check(ctx, a, &res, start)
+		if gerr != nil {
+			err = gerr
+			break
+		}
+		if o != nil {
+			out, gated = *o, true
+			break
+		}
+	}
+	if err == nil && !gated {
+		out, attempts, err = g.apply(ctx, a, res, start)
+	}
 	if err != nil {
 		g.log.Warn("dispatch failed", "action_id", a.ID, "verdict", res.Verdict.Kind, "err", err)
 		return action.Outcome{}, err
@@ -285,6 +341,10 @@ func (g *Gateway) apply(ctx context.Context, a *action.Action, res rules.Result,
 			return action.Outcome{Kind: action.OutcomeFailed, Error: r.Err}, r.Attempts, nil
 		}
 		return action.Outcome{Kind: action.OutcomeRerouted, OriginalProvider: a.Provider, NewProvider: v.TargetProvider, Response: r.Response}, r.Attempts, nil
+	}
+	if h, ok := g.verdicts[v.Kind]; ok {
+		out, err := h.Handle(ctx, a, res, now)
+		return out, 0, err
 	}
 	return action.Outcome{}, 0, fmt.Errorf("%w: %s (rule %q) is accepted by the rule loader but not carried out by this version", ErrNotImplemented, v.Kind, res.Rule.Name)
 }

@@ -365,35 +365,8 @@ func (w *Writer) exit() {
 // store1 appends one batch, retrying with backoff until it succeeds or the
 // writer gives up, then settles it.
 func (w *Writer) store1(batch []Record) {
-	backoff := w.opts.RetryBackoff
-	maxBackoff := 64 * w.opts.RetryBackoff
-	var lastErr string
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := w.store.Append(w.ctx, batch)
-		w.m.duration.Observe(time.Since(start).Seconds())
-		if err == nil {
-			if attempt > 1 {
-				w.log.Info("audit store recovered", "attempt", attempt, "count", len(batch))
-			}
-			break
-		}
-		w.m.failures.Inc()
-		if w.ctx.Err() != nil {
-			return // Close gave up; next() abandons the batch as inflight
-		}
-		if msg := err.Error(); msg != lastErr {
-			w.log.Warn("audit batch not stored, retrying", "attempt", attempt, "count", len(batch), "err", err)
-			lastErr = msg
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-w.ctx.Done():
-			t.Stop()
-			return
-		}
-		backoff = min(2*backoff, maxBackoff)
+	if !w.appendRetry(batch, 0) {
+		return // Close gave up; next() abandons the batch as inflight
 	}
 	w.m.batchSize.Observe(float64(len(batch)))
 	w.m.written.Add(float64(len(batch)))
@@ -408,12 +381,70 @@ func (w *Writer) store1(batch []Record) {
 	w.mu.Unlock()
 }
 
+// transient reports whether a store error may go away by itself (the
+// backend is down or slow); anything else is a property of the records.
+func transient(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// appendRetry stores recs. Transient errors are retried with backoff for as
+// long as the writer runs. A permanent error splits the batch so that one bad
+// record cannot stall the trail: the halves are stored separately, and a
+// single record the store keeps refusing (three tries) is dropped loudly,
+// with an error log naming it and the rejected-records metric. It returns
+// false only when the writer is closing.
+func (w *Writer) appendRetry(recs []Record, permanentTries int) bool {
+	backoff := w.opts.RetryBackoff
+	maxBackoff := 64 * w.opts.RetryBackoff
+	var lastErr string
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := w.store.Append(w.ctx, recs)
+		w.m.duration.Observe(time.Since(start).Seconds())
+		if err == nil {
+			if attempt > 1 {
+				w.log.Info("audit store recovered", "attempt", attempt, "count", len(recs))
+			}
+			return true
+		}
+		w.m.failures.Inc()
+		if w.ctx.Err() != nil {
+			return false
+		}
+		if !transient(err) {
+			if len(recs) > 1 {
+				mid := len(recs) / 2
+				return w.appendRetry(recs[:mid], 0) && w.appendRetry(recs[mid:], 0)
+			}
+			permanentTries++
+			if permanentTries >= 3 {
+				w.m.rejected.Inc()
+				w.log.Error("audit record rejected by the store and dropped", "id", recs[0].ID, "action_id", recs[0].ActionID, "err", err)
+				return true
+			}
+		}
+		if msg := err.Error(); msg != lastErr {
+			w.log.Warn("audit batch not stored, retrying", "attempt", attempt, "count", len(recs), "err", err)
+			lastErr = msg
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+			return false
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
 type writerMetrics struct {
 	depth     prometheus.Gauge
 	batchSize prometheus.Histogram
 	duration  prometheus.Histogram
 	failures  prometheus.Counter
 	written   prometheus.Counter
+	rejected  prometheus.Counter
 }
 
 func newWriterMetrics(reg prometheus.Registerer) writerMetrics {
@@ -439,6 +470,10 @@ func newWriterMetrics(reg prometheus.Registerer) writerMetrics {
 		written: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "acteon_audit_records_written_total",
 			Help: "Audit records stored.",
+		})),
+		rejected: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "acteon_audit_records_rejected_total",
+			Help: "Audit records the store refused permanently (logged at error level with their ids).",
 		})),
 	}
 }

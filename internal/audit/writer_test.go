@@ -25,11 +25,13 @@ type countingStore struct {
 	failFirst int
 	failAll   bool
 	block     chan struct{}
+	// poison is a record id the store always refuses (a permanent error).
+	poison string
 }
 
 func newCountingStore() *countingStore { return &countingStore{counts: map[string]int{}} }
 
-var errStoreDown = errors.New("store down")
+var errStoreDown = fmt.Errorf("store down: %w", audit.ErrUnavailable)
 
 func (s *countingStore) Append(ctx context.Context, rs []audit.Record) error {
 	if s.block != nil {
@@ -44,6 +46,11 @@ func (s *countingStore) Append(ctx context.Context, rs []audit.Record) error {
 	s.calls++
 	if s.failAll || s.calls <= s.failFirst {
 		return errStoreDown
+	}
+	for _, r := range rs {
+		if r.ID == s.poison {
+			return errors.New("invalid record " + r.ID)
+		}
 	}
 	for _, r := range rs {
 		s.counts[r.ID]++
@@ -360,3 +367,48 @@ func TestWriterMetricsRegistration(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func TestWriterIsolatesARecordTheStoreRefuses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.poison = "r00005"
+		reg := prometheus.NewPedanticRegistry()
+		w := audit.NewWriter(s, audit.WriterOptions{BatchSize: 8, RetryBackoff: time.Second, Registerer: reg})
+		all := ids("r", 20)
+		write(t, w, all...)
+		if err := w.Flush(t.Context()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		var good []string
+		for _, id := range all {
+			if id != s.poison {
+				good = append(good, id)
+			}
+		}
+		// Every other record is stored exactly once; the poisoned one does
+		// not stall the trail, and its loss is counted.
+		s.check(t, good)
+		if got := testutil.ToFloat64(mustCounter(t, reg, "acteon_audit_records_rejected_total")); got != 1 {
+			t.Errorf("rejected = %v, want 1", got)
+		}
+		_ = w.Close(t.Context())
+	})
+}
+
+func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			v := mf.GetMetric()[0].GetCounter().GetValue()
+			c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "copy"})
+			c.Add(v)
+			return c
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return nil
+}

@@ -116,7 +116,7 @@ func (p *pipeliner) do(ctx context.Context, c *call) error {
 		var one [1]*call
 		batch := p.takeLocked(one[:0], c)
 		p.mu.Unlock()
-		p.exec(batch, c)
+		p.exec(batch, c, c.enq)
 		p.handOff()
 		return nil
 	}
@@ -175,7 +175,7 @@ func (p *pipeliner) handOff() {
 // drain executes batches until the queue is empty, then frees its slot.
 func (p *pipeliner) drain(batch []*call) {
 	for {
-		p.exec(batch, nil)
+		p.exec(batch, nil, time.Now())
 		p.mu.Lock()
 		if len(p.queue) == 0 {
 			p.inflight--
@@ -189,9 +189,9 @@ func (p *pipeliner) drain(batch []*call) {
 }
 
 // exec sends the batch's commands in one round trip and signals every call
-// but self. Abandoned calls are dropped, expired ones failed unsent.
-func (p *pipeliner) exec(batch []*call, self *call) {
-	now := time.Now()
+// but self. Abandoned calls are dropped, expired ones (enqueued an
+// opTimeout or more before now) failed unsent.
+func (p *pipeliner) exec(batch []*call, self *call, now time.Time) {
 	live := batch[:0]
 	for _, c := range batch {
 		if c != self && !c.state.CompareAndSwap(stateQueued, stateTaken) {

@@ -77,7 +77,13 @@ type Options struct {
 	// requests (a batch counts each action); beyond it requests get 429.
 	// Zero means 5000.
 	MaxConcurrentDispatch int
-	Logger                *slog.Logger
+	// MaxPayloadDepth and MaxMetadataLabels limit each action (zero:
+	// DefaultMaxPayloadDepth, DefaultMaxMetadataLabels); see limits.go.
+	MaxPayloadDepth   int
+	MaxMetadataLabels int
+	// TenantLimiter applies per-tenant rate limits to dispatches (nil: none).
+	TenantLimiter TenantLimiter
+	Logger        *slog.Logger
 }
 
 // Server holds the handlers. Use Handler to get the routed http.Handler.

@@ -48,6 +48,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	if !requireAction(w, r, a.Tenant, a.Namespace, a.Provider, a.ActionType) {
 		return
 	}
+	if !s.admitAction(w, r, dry, a) {
+		return
+	}
 	if !s.admit(w, 1) {
 		return
 	}
@@ -121,6 +124,9 @@ func (s *Server) dispatchBatch(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusForbidden, []errorBody{{Error: msg, Code: "FORBIDDEN", Message: msg}})
 			return
 		}
+	}
+	if !s.admitBatch(w, r, dry, actions, errs) {
+		return
 	}
 	if !s.admit(w, len(actions)) {
 		return

@@ -23,6 +23,7 @@ type Config struct {
 	Background     Background     `toml:"background"`
 	Auth           Auth           `toml:"auth"`
 	RateLimit      RateLimit      `toml:"rate_limit"`
+	TLS            TLS            `toml:"tls"`
 	// Providers are the [[providers]] tables, in file order.
 	Providers []ProviderConfig `toml:"providers"`
 	// StateMachines are the [[state_machines]] tables (decision D11).
@@ -54,6 +55,19 @@ type Server struct {
 	// ApprovalKeys take precedence over ApprovalSecret; the first signs.
 	ApprovalKeys               []ApprovalKey `toml:"approval_keys"`
 	MaxSSEConnectionsPerTenant uint64        `toml:"max_sse_connections_per_tenant"`
+
+	// Input limits (Go extensions). MaxPayloadDepth is the deepest nesting
+	// of objects and arrays in an action's payload; MaxMetadataLabels the
+	// most metadata labels per action (422 beyond either).
+	MaxPayloadDepth   uint64 `toml:"max_payload_depth"`
+	MaxMetadataLabels uint64 `toml:"max_metadata_labels"`
+	// MaxHeaderBytes bounds the request line and headers (431 beyond it).
+	MaxHeaderBytes uint64 `toml:"max_header_bytes"`
+	// Slow-client protection: the time allowed to read the headers
+	// (slowloris), the whole request, and an idle keep-alive connection.
+	ReadHeaderTimeoutSeconds uint64 `toml:"read_header_timeout_seconds"`
+	ReadTimeoutSeconds       uint64 `toml:"read_timeout_seconds"`
+	IdleTimeoutSeconds       uint64 `toml:"idle_timeout_seconds"`
 }
 
 // ApprovalKey is one entry of [server] approval_keys.
@@ -280,6 +294,30 @@ type RateLimit struct {
 	OnError string `toml:"on_error"`
 }
 
+// TLS is the [tls] section: HTTPS for the API, optionally with client
+// certificates (mTLS).
+type TLS struct {
+	Enabled bool      `toml:"enabled"`
+	Server  TLSServer `toml:"server"`
+}
+
+// TLSServer is [tls.server]. Paths are resolved against the config file's
+// directory.
+type TLSServer struct {
+	CertPath string `toml:"cert_path"`
+	KeyPath  string `toml:"key_path"`
+	// ClientCAPath, when set, turns on client-certificate verification
+	// against these CAs (mTLS).
+	ClientCAPath string `toml:"client_ca_path"`
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string `toml:"min_version"`
+	// ClientAuth is "require" (default when client_ca_path is set: every
+	// client must present a valid certificate) or "verify_if_given"
+	// (certificates are optional but verified when presented). Go
+	// extension.
+	ClientAuth string `toml:"client_auth"`
+}
+
 // StateMachine is one [[state_machines]] table (decision D11).
 type StateMachine struct {
 	Name         string `toml:"name"`
@@ -327,6 +365,12 @@ func Defaults() *Config {
 			MaxBodyBytes:               2 << 20,
 			MaxBatchSize:               1000,
 			MaxSSEConnectionsPerTenant: 10,
+			MaxPayloadDepth:            64,
+			MaxMetadataLabels:          128,
+			MaxHeaderBytes:             64 << 10,
+			ReadHeaderTimeoutSeconds:   10,
+			ReadTimeoutSeconds:         60,
+			IdleTimeoutSeconds:         120,
 		},
 		State: State{
 			Backend:                 "memory",
@@ -383,6 +427,7 @@ func Defaults() *Config {
 			ConfigPath: "ratelimit.toml",
 			OnError:    "allow",
 		},
+		TLS: TLS{Server: TLSServer{MinVersion: "1.2"}},
 	}
 }
 

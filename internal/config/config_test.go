@@ -94,6 +94,8 @@ func TestFullExample(t *testing.T) {
 		ApprovalSecret:             "00112233445566778899aabbccddeeff",
 		ApprovalKeys:               []ApprovalKey{{ID: "k1", Secret: "deadbeef"}, {ID: "k0", Secret: "cafebabe"}},
 		MaxSSEConnectionsPerTenant: 4,
+		MaxPayloadDepth:            64, MaxMetadataLabels: 128, MaxHeaderBytes: 64 << 10,
+		ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 60, IdleTimeoutSeconds: 120,
 	}, cfg.Server); diff != "" {
 		t.Errorf("server (-want +got):\n%s", diff)
 	}
@@ -207,6 +209,14 @@ func TestDefaults(t *testing.T) {
 		{"server.max_batch_size", got.Server.MaxBatchSize, uint64(1000)},
 		{"server.max_sse_connections_per_tenant", got.Server.MaxSSEConnectionsPerTenant, uint64(10)},
 		{"server.external_url (derived)", got.Server.ExternalBaseURL(), "http://127.0.0.1:8080"},
+		{"server.max_payload_depth", got.Server.MaxPayloadDepth, uint64(64)},
+		{"server.max_metadata_labels", got.Server.MaxMetadataLabels, uint64(128)},
+		{"server.max_header_bytes", got.Server.MaxHeaderBytes, uint64(65536)},
+		{"server.read_header_timeout_seconds", got.Server.ReadHeaderTimeoutSeconds, uint64(10)},
+		{"server.read_timeout_seconds", got.Server.ReadTimeoutSeconds, uint64(60)},
+		{"server.idle_timeout_seconds", got.Server.IdleTimeoutSeconds, uint64(120)},
+		{"tls.enabled", got.TLS.Enabled, false},
+		{"tls.server.min_version", got.TLS.Server.MinVersion, "1.2"},
 		{"state.backend", got.State.Backend, "memory"},
 		{"state.memory_sweep_interval_secs", got.State.MemorySweepIntervalSecs, uint64(60)},
 		{"audit.enabled", got.Audit.Enabled, false},

@@ -136,6 +136,7 @@ func resolvePaths(cfg *Config, dir string) {
 		&cfg.RateLimit.ConfigPath,
 		&cfg.State.SSLRootCert, &cfg.State.SSLCert, &cfg.State.SSLKey, &cfg.State.TLSCACertPath,
 		&cfg.Audit.SSLRootCert, &cfg.Audit.SSLCert, &cfg.Audit.SSLKey,
+		&cfg.TLS.Server.CertPath, &cfg.TLS.Server.KeyPath, &cfg.TLS.Server.ClientCAPath,
 	} {
 		*p = resolve(dir, *p)
 	}

@@ -30,6 +30,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf("rate_limit.config_path", "must be set when rate limiting is enabled")
 	}
 	d.oneOf("rate_limit.on_error", "on_error value", c.RateLimit.OnError, []string{"allow", "deny"})
+	d.validateTLS(&c.TLS)
 
 	d.validateStateMachines(c.StateMachines)
 }
@@ -57,6 +58,10 @@ func (d *decoder) validateServer(s *Server) {
 		d.errorf("server.max_body_bytes", "must be >= 1, got %d", s.MaxBodyBytes)
 	}
 	d.atLeast("server.max_batch_size", s.MaxBatchSize, 1)
+	d.atLeast("server.max_payload_depth", s.MaxPayloadDepth, 1)
+	d.atLeast("server.max_metadata_labels", s.MaxMetadataLabels, 1)
+	d.atLeast("server.max_header_bytes", s.MaxHeaderBytes, 1024)
+	d.atLeast("server.read_header_timeout_seconds", s.ReadHeaderTimeoutSeconds, 1)
 	if s.ExternalURL != "" {
 		u, err := url.Parse(s.ExternalURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -83,6 +88,25 @@ func (d *decoder) validateServer(s *Server) {
 		} else if _, err := hex.DecodeString(k.Secret.Reveal()); err != nil {
 			d.errorf(joinKey(p, "secret"), "must be hex-encoded")
 		}
+	}
+}
+
+func (d *decoder) validateTLS(t *TLS) {
+	d.oneOf("tls.server.min_version", "TLS version", t.Server.MinVersion, []string{"1.2", "1.3"})
+	if t.Server.ClientAuth != "" {
+		d.oneOf("tls.server.client_auth", "client_auth value", t.Server.ClientAuth, []string{"require", "verify_if_given"})
+		if t.Server.ClientCAPath == "" {
+			d.errorf("tls.server.client_auth", "needs tls.server.client_ca_path")
+		}
+	}
+	if !t.Enabled {
+		return
+	}
+	if t.Server.CertPath == "" {
+		d.errorf("tls.server.cert_path", "must be set when tls is enabled")
+	}
+	if t.Server.KeyPath == "" {
+		d.errorf("tls.server.key_path", "must be set when tls is enabled")
 	}
 }
 

@@ -73,8 +73,9 @@
 // go-redis never retries a command here (a retried CheckAndSet whose first
 // attempt was applied would report a false duplicate). Dial errors, I/O
 // errors, timeouts and "server cannot serve now" replies (LOADING, BUSY,
-// READONLY, ...) are returned wrapping state.ErrUnavailable; every
-// operation ends within about Config.OpTimeout. The pool redials on later
+// READONLY, ...) are returned wrapping state.ErrUnavailable. Every
+// single-command operation ends within about Config.OpTimeout, queueing
+// included; a scan bounds each of its round trips the same way. The pool redials on later
 // calls, so the store recovers by itself when the server returns. Errors
 // name the server as scheme://host/db, never with its password.
 //

@@ -65,6 +65,7 @@ type App struct {
 	writer      *audit.Writer
 	handler     http.Handler
 	warnings    []rules.Warning
+	auth        *authWiring
 }
 
 // Build constructs every component from cfg. It loads and compiles the
@@ -229,12 +230,16 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	a.Gateway = gw
 	a.Reloader = newReloader(gw, cfg.Rules.Directory, ropts, o.Logger.With("component", "rules"), reg)
 
-	srv := api.New(api.Options{
+	aw, err := a.wireAuth(cfg, o)
+	if err != nil {
+		return fail(err)
+	}
+	srv := api.New(aw.apply(api.Options{
 		Gateway: gw, Rules: a.Reloader, Audit: a.auditSt, DLQ: dlq, Health: health, Breakers: breakers,
 		Gatherer: reg, Registerer: reg, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		MaxBatchSize: int(cfg.Server.MaxBatchSize), MaxConcurrentDispatch: int(cfg.Server.MaxConcurrentDispatch),
 		Logger: o.Logger,
-	})
+	}))
 	a.handler = srv.Handler()
 	return a, nil
 }
@@ -250,6 +255,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Start(ctx context.Context) error {
 	if a.memState != nil {
 		a.memState.Start(ctx)
+	}
+	if err := a.startAuth(ctx); err != nil {
+		return err
 	}
 	if a.Config.Rules.WatchEnabled() {
 		if err := a.Reloader.watch(ctx); err != nil {
@@ -293,6 +301,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Config.ListenAddr(), err)
 	}
+	ln = a.listenTLS(ln)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if err := a.Start(bg); err != nil {
@@ -306,6 +315,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	a.applyServerLimits(hs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.log.Info("acteon listening", "addr", ln.Addr().String())

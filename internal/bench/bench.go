@@ -338,10 +338,6 @@ func (r *Runner) Throughput(ctx context.Context, spec Spec) Row {
 			return row
 		}
 	}
-	if spec.State != "memory" {
-		bl := r.Baseline(ctx, spec.State, spec.Concurrency)
-		row.Baseline = &bl
-	}
 	r.progress("row state=%s audit=%s rules=%s concurrency=%d: building", spec.State, spec.Audit, spec.Rules, spec.Concurrency)
 
 	cfg, err := r.rowConfig(spec)
@@ -361,6 +357,11 @@ func (r *Runner) Throughput(ctx context.Context, spec Spec) Row {
 	})
 	if err != nil {
 		row.Unavailable = firstLine(err)
+		if spec.State != "memory" {
+			// Says whether the server itself answers.
+			bl := r.Baseline(ctx, spec.State, spec.Concurrency)
+			row.Baseline = &bl
+		}
 		return row
 	}
 	defer func() {
@@ -371,6 +372,12 @@ func (r *Runner) Throughput(ctx context.Context, spec Spec) Row {
 	if err := installRules(a.Gateway, spec.Rules); err != nil {
 		row.Unavailable = err.Error()
 		return row
+	}
+	if spec.State != "memory" {
+		// After Build, so that the backend's tables exist (DynamoDB's
+		// baseline reads an item of the bench's table).
+		bl := r.Baseline(ctx, spec.State, spec.Concurrency)
+		row.Baseline = &bl
 	}
 
 	gw := a.Gateway

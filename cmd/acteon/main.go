@@ -40,6 +40,7 @@ commands:
   serve          run the gateway (-c/--config FILE, --host, --port, --log-level, --log-format)
   check-config   load and compile the config and its rules, then exit (-c FILE, --strict)
   migrate        create the tables and indexes the configured state and audit backends need (-c FILE)
+  encrypt        read a secret on stdin and print its ENC[…] form (needs ACTEON_AUTH_KEY)
   bench          measure throughput, latency, dedup accuracy and memory (acteon bench -h)
   version        print the version
 `)
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return benchCmd(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
+	case "encrypt":
+		return encryptCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "acteon", version())
 		return 0

@@ -75,6 +75,8 @@ func TestConformance(t *testing.T) {
 	statetest.Run(t, statetest.Harness{
 		New:     func(t *testing.T) state.Store { return open(t, cfg) },
 		Advance: func(_ *testing.T, d time.Duration) { time.Sleep(d) },
+		// dynalite serves one request at a time.
+		MaxParallel: 3,
 	})
 }
 
@@ -96,6 +98,7 @@ func TestConformanceFakeClock(t *testing.T) {
 			c, _ := clocks.Load(t)
 			c.(*clock.Fake).Advance(d)
 		},
+		MaxParallel: 3,
 	})
 }
 

@@ -26,6 +26,10 @@ type Harness struct {
 	// Advance moves the time of the store that New returned for the same t
 	// forward by d: a fake clock is advanced, a real backend sleeps.
 	Advance func(t *testing.T, d time.Duration)
+	// MaxParallel caps how many cases run at once (0: no cap). A slow,
+	// single-threaded server such as dynalite needs a cap so that its
+	// answers stay within the store's operation timeout.
+	MaxParallel int
 }
 
 // ttl is the expiry the suite uses; it is short so that real backends,
@@ -195,9 +199,17 @@ type testCase struct {
 // parallel subtests.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
+	var slots chan struct{}
+	if h.MaxParallel > 0 {
+		slots = make(chan struct{}, h.MaxParallel)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if slots != nil {
+				slots <- struct{}{}
+				t.Cleanup(func() { <-slots })
+			}
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("rule: %s", tc.rule)

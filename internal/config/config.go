@@ -274,6 +274,12 @@ type Background struct {
 	// Namespace and Tenant scope group recovery; "" means all.
 	Namespace string `toml:"namespace"`
 	Tenant    string `toml:"tenant"`
+	// BatchSize caps the work items (groups, timeouts) one job run handles;
+	// the rest wait for the next run. 0 means 1000.
+	BatchSize uint64 `toml:"batch_size"`
+	// DLQRetentionSeconds drops dead-letter entries older than this during
+	// cleanup (default 604800, 7 days; 0 keeps them forever).
+	DLQRetentionSeconds uint64 `toml:"dlq_retention_seconds"`
 }
 
 // Auth is the [auth] section.
@@ -418,6 +424,8 @@ func Defaults() *Config {
 			TimeIntervalSyncIntervalSecs: 30,
 			EnableGroupSync:              true,
 			GroupSyncIntervalSeconds:     30,
+			BatchSize:                    1000,
+			DLQRetentionSeconds:          604800,
 		},
 		Auth: Auth{
 			ConfigPath: "auth.toml",

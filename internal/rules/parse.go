@@ -67,6 +67,7 @@ func LoadDir(dir string, opts Options) (*Set, []Warning, error) {
 	sort.Strings(names)
 	var (
 		all   []*Rule
+		inh   []*Inhibition
 		warns []Warning
 		errs  []error
 	)
@@ -77,17 +78,22 @@ func LoadDir(dir string, opts Options) (*Set, []Warning, error) {
 			errs = append(errs, &LoadError{File: path, Msg: fmt.Sprintf("read: %v", err)})
 			continue
 		}
-		rs, ws, err := ParseFile(path, data, opts)
+		pf, ws, err := ParseFileAll(path, data, opts)
 		warns = append(warns, ws...)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		all = append(all, rs...)
+		all = append(all, pf.Rules...)
+		inh = append(inh, pf.Inhibitions...)
 	}
 	set, err := NewSet(all)
 	if err != nil {
 		errs = append(errs, err)
+	} else if len(inh) > 0 {
+		if set, err = set.WithInhibitions(inh); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, warns, joinErrors(errs)
@@ -195,6 +201,14 @@ func (p *parser) warnAt(n *yaml.Node, format string, args ...any) {
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 func parseFile(file string, data []byte, opts Options) ([]*Rule, []Warning, error) {
+	pf, warns, err := parseFileAll(file, data, opts)
+	if err != nil {
+		return nil, warns, err
+	}
+	return pf.Rules, warns, nil
+}
+
+func parseFileAll(file string, data []byte, opts Options) (*ParsedFile, []Warning, error) {
 	p := &parser{file: file, opts: opts, isCEL: strings.HasSuffix(file, ".cel"), budget: maxNodes}
 	loc, err := defaultLocation(opts.DefaultTimezone)
 	if err != nil {
@@ -217,32 +231,45 @@ func parseFile(file string, data []byte, opts Options) ([]*Rule, []Warning, erro
 		return nil, nil, &LoadError{File: file, Line: doc.Content[0].Line, Msg: "a rule file must be a mapping with a top-level key `rules`"}
 	}
 	kvs := p.mapping(root)
-	var rulesNode *yaml.Node
+	var rulesNode, inhNode *yaml.Node
+	otherKnown := false
 	for _, kv := range kvs {
-		if kv.key == "rules" {
+		switch kv.key {
+		case "rules":
 			rulesNode = kv.v
-		} else {
+		case "inhibitions":
+			inhNode = kv.v
+			otherKnown = true
+		case "time_intervals":
+			// Read by the gateway's time-interval loader, not by the rules.
+			otherKnown = true
+		default:
 			p.warnAt(kv.k, "unknown top-level key %q ignored", kv.key)
 		}
 	}
-	if rulesNode == nil {
+	if rulesNode == nil && !otherKnown {
 		p.errAt(root, "missing top-level key `rules`")
 		return nil, p.warns, joinErrors(p.errs)
 	}
-	if rulesNode.Kind != yaml.SequenceNode {
-		p.errAt(rulesNode, "`rules` must be a list of rules")
-		return nil, p.warns, joinErrors(p.errs)
-	}
-	var out []*Rule
-	for _, rn := range rulesNode.Content {
-		if r := p.parseRule(resolve(rn)); r != nil {
-			out = append(out, r)
+	pf := &ParsedFile{}
+	if rulesNode != nil {
+		if rulesNode.Kind != yaml.SequenceNode {
+			p.errAt(rulesNode, "`rules` must be a list of rules")
+			return nil, p.warns, joinErrors(p.errs)
 		}
+		for _, rn := range rulesNode.Content {
+			if r := p.parseRule(resolve(rn)); r != nil {
+				pf.Rules = append(pf.Rules, r)
+			}
+		}
+	}
+	if inhNode != nil {
+		pf.Inhibitions = p.parseInhibitions(inhNode)
 	}
 	if len(p.errs) > 0 {
 		return nil, p.warns, joinErrors(p.errs)
 	}
-	return out, p.warns, nil
+	return pf, p.warns, nil
 }
 
 // resolve follows aliases.

@@ -126,6 +126,8 @@ type Set struct {
 	byName    map[string]*Rule
 	defaultTZ string // IANA name of the default timezone ("UTC" if none)
 	defLoc    *time.Location
+	// inhibitions of the loaded files (D12), in load order.
+	inhibitions []*Inhibition
 }
 
 // NewSet sorts rules by Priority ascending (stable: ties keep their order in

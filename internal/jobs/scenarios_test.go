@@ -162,7 +162,10 @@ func TestScenarioS25StateMachine(t *testing.T) {
 		e.Status = status
 		return e
 	}
-	type sc struct{ fp, prev, next string; notify bool }
+	type sc struct {
+		fp, prev, next string
+		notify         bool
+	}
 	check := func(step string, out action.Outcome, want sc) {
 		t.Helper()
 		got := sc{out.Fingerprint, out.PreviousState, out.NewState, out.Notify}

@@ -66,6 +66,7 @@ type App struct {
 	handler     http.Handler
 	warnings    []rules.Warning
 	auth        *authWiring
+	events      *eventsPart // groups, state machines, background jobs (wire_events.go)
 }
 
 // Build constructs every component from cfg. It loads and compiles the
@@ -228,6 +229,9 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		return fail(err)
 	}
 	a.Gateway = gw
+	if err := a.wireEvents(gw); err != nil {
+		return fail(err)
+	}
 	a.Reloader = newReloader(gw, cfg.Rules.Directory, ropts, o.Logger.With("component", "rules"), reg)
 
 	aw, err := a.wireAuth(cfg, o)
@@ -238,7 +242,8 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		Gateway: gw, Rules: a.Reloader, Audit: a.auditSt, DLQ: dlq, Health: health, Breakers: breakers,
 		Gatherer: reg, Registerer: reg, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		MaxBatchSize: int(cfg.Server.MaxBatchSize), MaxConcurrentDispatch: int(cfg.Server.MaxConcurrentDispatch),
-		Logger: o.Logger,
+		Logger:   o.Logger,
+		Register: []func(*http.ServeMux){a.events.register},
 	}))
 	a.handler = srv.Handler()
 	return a, nil
@@ -256,6 +261,7 @@ func (a *App) Start(ctx context.Context) error {
 	if a.memState != nil {
 		a.memState.Start(ctx)
 	}
+	a.events.start(ctx)
 	if err := a.startAuth(ctx); err != nil {
 		return err
 	}
@@ -354,6 +360,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 // stores. It is idempotent enough to call after a failed start.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
+	// Background jobs dispatch through the gateway: stop them (finishing
+	// claimed items) before draining it.
+	if err := a.events.stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if a.Gateway != nil {
 		if err := a.Gateway.Drain(ctx); err != nil {
 			errs = append(errs, err)

@@ -315,7 +315,13 @@ func (a *Authenticator) Login(ctx context.Context, username, password string) (s
 	id := c.CheckPassword(username, password)
 	if id == nil {
 		a.failures.WithLabelValues("login").Inc()
-		a.log.Info("login failed", "caller", username)
+		// The user name is logged only when it is a configured user: a
+		// password typed into the user name field must not reach the log.
+		if _, known := c.users[username]; known {
+			a.log.Info("login failed", "caller", username)
+		} else {
+			a.log.Info("login failed for an unknown user name")
+		}
 		return "", 0, ErrInvalidCredentials
 	}
 	now := a.o.Clock.Now()

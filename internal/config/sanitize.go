@@ -131,17 +131,44 @@ func isEmptyValue(v any) bool {
 	return false
 }
 
+// redactURLPassword replaces the password of a URL and the values of
+// secret-looking query parameters (token, key, secret, sig, …).
 func redactURLPassword(s string) string {
-	if !strings.Contains(s, "@") || !strings.Contains(s, "://") {
+	if !strings.Contains(s, "://") || (!strings.Contains(s, "@") && !strings.Contains(s, "?")) {
 		return s
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return s
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		return u.String()
+	changed := false
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			changed = true
+		}
 	}
-	return s
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			// Unparseable query: hide it whole rather than risk a token.
+			u.RawQuery = Redacted
+			return u.String()
+		}
+		for k, vs := range q {
+			if sensitiveKey.MatchString(k) || strings.EqualFold(k, "sig") || strings.EqualFold(k, "code") {
+				for i := range vs {
+					vs[i] = "xxxxx"
+				}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return s
+	}
+	return u.String()
 }

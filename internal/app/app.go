@@ -66,6 +66,7 @@ type App struct {
 	handler     http.Handler
 	warnings    []rules.Warning
 	auth        *authWiring
+	mute        *muteWiring // silences, time intervals, inhibition (wire_mute.go)
 	events      *eventsPart // groups, state machines, background jobs (wire_events.go)
 }
 
@@ -194,6 +195,12 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		}
 	}
 
+	// Silences, time intervals, inhibition (before the rules: D25 checks
+	// interval names).
+	if a.mute, err = a.wireMute(ctx, cfg, o); err != nil {
+		return fail(err)
+	}
+
 	// Rules.
 	ropts := rules.Options{
 		DefaultTimezone: cfg.Rules.DefaultTimezone,
@@ -207,7 +214,7 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 			return false
 		},
 		HasChain:        func(string) bool { return false },
-		HasTimeInterval: func(string) bool { return false },
+		HasTimeInterval: a.mute.hasTimeInterval,
 	}
 	set, warns, err := LoadRules(cfg.Rules.Directory, ropts)
 	if err != nil {
@@ -229,6 +236,7 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		return fail(err)
 	}
 	a.Gateway = gw
+	a.mute.attach(gw)
 	if err := a.wireEvents(gw); err != nil {
 		return fail(err)
 	}
@@ -243,7 +251,7 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		Gatherer: reg, Registerer: reg, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		MaxBatchSize: int(cfg.Server.MaxBatchSize), MaxConcurrentDispatch: int(cfg.Server.MaxConcurrentDispatch),
 		Logger:   o.Logger,
-		Register: []func(*http.ServeMux){a.events.register},
+		Register: []func(*http.ServeMux){a.mute.register, a.events.register},
 	}))
 	a.handler = srv.Handler()
 	return a, nil
@@ -261,6 +269,7 @@ func (a *App) Start(ctx context.Context) error {
 	if a.memState != nil {
 		a.memState.Start(ctx)
 	}
+	a.mute.start(ctx)
 	a.events.start(ctx)
 	if err := a.startAuth(ctx); err != nil {
 		return err

@@ -88,6 +88,16 @@ func CompileRegex(p string) (*regexp.Regexp, error) {
 // Validate checks the silence and compiles its regex matchers. It must
 // succeed before Matches is used. An empty Op becomes equal.
 func (s *Silence) Validate() error {
+	if !s.EndsAt.After(s.StartsAt) {
+		return fmt.Errorf("%w: ends_at (%s) must be after starts_at (%s)", ErrInvalid,
+			s.EndsAt.UTC().Format(time.RFC3339), s.StartsAt.UTC().Format(time.RFC3339))
+	}
+	return s.compile()
+}
+
+// compile checks everything but the time window (an expired silence may
+// end where it starts) and compiles the regex matchers.
+func (s *Silence) compile() error {
 	switch {
 	case s.Namespace == "" || strings.Contains(s.Namespace, ":"):
 		return fmt.Errorf("%w: namespace must be non-empty and contain no ':'", ErrInvalid)
@@ -97,9 +107,6 @@ func (s *Silence) Validate() error {
 		return fmt.Errorf("%w: a silence needs at least one matcher", ErrInvalid)
 	case len(s.Matchers) > MaxMatchers:
 		return fmt.Errorf("%w: a silence has at most %d matchers", ErrInvalid, MaxMatchers)
-	case !s.EndsAt.After(s.StartsAt):
-		return fmt.Errorf("%w: ends_at (%s) must be after starts_at (%s)", ErrInvalid,
-			s.EndsAt.UTC().Format(time.RFC3339), s.StartsAt.UTC().Format(time.RFC3339))
 	}
 	for i := range s.Matchers {
 		m := &s.Matchers[i]

@@ -93,7 +93,7 @@ func decode(kv state.KV) (*Silence, error) {
 	if err := json.Unmarshal([]byte(kv.Value), &s); err != nil {
 		return nil, fmt.Errorf("silence: decode %s: %w", kv.Key, err)
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.compile(); err != nil {
 		return nil, fmt.Errorf("silence: stored %s: %w", kv.Key, err)
 	}
 	return &s, nil

@@ -1,0 +1,166 @@
+package group_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acteon/acteon-go/action"
+	"github.com/acteon/acteon-go/internal/clock"
+	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/group"
+	"github.com/acteon/acteon-go/internal/rules"
+	"github.com/acteon/acteon-go/internal/state"
+	"github.com/acteon/acteon-go/internal/state/memory"
+)
+
+var t0 = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+
+// recorder is a Dispatcher that records what it is given.
+type recorder struct {
+	mu       sync.Mutex
+	sent     []*action.Action
+	executed []*action.Action
+}
+
+func (r *recorder) Dispatch(_ context.Context, a *action.Action, _ gateway.Caller) (action.Outcome, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, a)
+	return action.Outcome{Kind: action.OutcomeExecuted}, nil
+}
+
+func (r *recorder) Execute(_ context.Context, a *action.Action) action.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.executed = append(r.executed, a)
+	return action.Outcome{Kind: action.OutcomeExecuted}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sent)
+}
+
+func verdict(wait uint64, groupBy ...string) rules.Verdict {
+	return rules.Verdict{Kind: action.VerdictGroup, GroupBy: groupBy, GroupWaitSeconds: wait, GroupIntervalSeconds: 300, MaxGroupSize: 100}
+}
+
+func ev(cluster string) *action.Action {
+	return &action.Action{ID: action.UUIDv4(), Namespace: "ns", Tenant: "t1", Provider: "email", ActionType: "alert",
+		Metadata: map[string]string{"cluster": cluster}, Payload: map[string]any{"c": cluster}}
+}
+
+func newManager(t *testing.T, st state.Store, clk clock.Clock, d group.Dispatcher) *group.Manager {
+	t.Helper()
+	m, err := group.New(group.Options{State: st, Clock: clk, Dispatcher: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestKey(t *testing.T) {
+	a := ev("a")
+	a.Status = ""
+	got, labels := group.Key(a, []string{"metadata.cluster", "status", "payload.missing", "action_type"})
+	sum := sha256.Sum256([]byte("ns:t1:metadata.cluster=a;action_type=alert;"))
+	if want := hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("key = %s, want %s (absent fields skipped)", got, want)
+	}
+	if len(labels) != 2 || labels["metadata.cluster"] != "a" || labels["action_type"] != "alert" {
+		t.Errorf("labels = %v", labels)
+	}
+	empty, _ := group.Key(a, nil)
+	sum = sha256.Sum256([]byte("ns:t1:"))
+	if empty != hex.EncodeToString(sum[:]) {
+		t.Errorf("key without group_by = %s", empty)
+	}
+}
+
+// A node that claimed a flush and died leaves the group pending; another
+// node flushes it once the claim has expired, and only then.
+func TestDeadNodeClaimIsTakenOverAfterTTL(t *testing.T) {
+	clk := clock.NewFake(t0)
+	st := memory.New(memory.Options{Clock: clk})
+	rec := &recorder{}
+	m := newManager(t, st, clk, rec)
+	ctx := context.Background()
+	out, err := m.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), "r", clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := group.Key(ev("a"), []string{"metadata.cluster"})
+	// The dead node's claim.
+	ck := state.Key{Namespace: "ns", Tenant: "t1", Kind: group.KindFlushClaim, ID: key + ":" + action.FormatTime(out.NotifyAt)}
+	if ok, _ := st.CheckAndSet(ctx, ck, "claimed", 60*time.Second); !ok {
+		t.Fatal("could not plant the claim")
+	}
+	clk.Set(out.NotifyAt)
+	if n, err := m.FlushDue(ctx, clk.Now()); n != 0 || err != nil {
+		t.Fatalf("flushed %d (%v) while another node holds the claim", n, err)
+	}
+	clk.Advance(61 * time.Second)
+	if n, err := m.FlushDue(ctx, clk.Now()); n != 1 || err != nil {
+		t.Fatalf("flushed %d (%v) after the claim expired, want 1", n, err)
+	}
+	if n, _ := m.FlushDue(ctx, clk.Now()); n != 0 || rec.count() != 1 {
+		t.Fatalf("sent %d notifications", rec.count())
+	}
+}
+
+// Two managers (two nodes) adding to one group concurrently lose nothing.
+func TestConcurrentAddsFromTwoNodes(t *testing.T) {
+	clk := clock.NewFake(t0)
+	st := memory.New(memory.Options{Clock: clk})
+	rec := &recorder{}
+	nodes := []*group.Manager{newManager(t, st, clk, rec), newManager(t, st, clk, rec)}
+	v := verdict(30, "metadata.cluster")
+	v.MaxGroupSize = 0
+	var wg sync.WaitGroup
+	const n = 400
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := nodes[i%2].Add(context.Background(), ev("a"), v, "r", clk.Now()); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	clk.Advance(time.Minute)
+	if k, err := nodes[1].FlushDue(context.Background(), clk.Now()); k != 1 || err != nil {
+		t.Fatalf("flushed %d: %v", k, err)
+	}
+	got := rec.sent[0].Payload.(map[string]any)["events"].([]any)
+	if len(got) != n {
+		t.Fatalf("notification lists %d events, want %d", len(got), n)
+	}
+}
+
+// A group notification that reaches a group verdict again is delivered,
+// not regrouped.
+func TestGroupNotificationIsNotRegrouped(t *testing.T) {
+	clk := clock.NewFake(t0)
+	rec := &recorder{}
+	m := newManager(t, memory.New(memory.Options{Clock: clk}), clk, rec)
+	a := ev("a")
+	a.Payload = map[string]any{"_group_dispatch": true}
+	out, err := m.Handle(context.Background(), a, rules.Result{Verdict: verdict(30)}, clk.Now())
+	if err != nil || out.Kind != action.OutcomeExecuted || len(rec.executed) != 1 {
+		t.Fatalf("got %v %v, executed %d", out.Kind, err, len(rec.executed))
+	}
+}
+
+func ExampleKey() {
+	a := &action.Action{Namespace: "ns", Tenant: "t1", Metadata: map[string]string{"cluster": "a"}}
+	key, labels := group.Key(a, []string{"metadata.cluster"})
+	fmt.Println(len(key), labels)
+	// Output: 64 map[metadata.cluster:a]
+}

@@ -564,6 +564,26 @@ func TestTimeIntervalsAPI(t *testing.T) {
 	if code, _ := do(t, h, nil, "DELETE", "/v1/time-intervals/ns/t1/weekend", nil); code != 404 {
 		t.Fatalf("delete again: %d", code)
 	}
+	// An interval added to time-intervals.yaml after start-up is picked up by
+	// a rule reload that names it.
+	if err := os.WriteFile(filepath.Join(e.dir, "time-intervals.yaml"), []byte("time_intervals:\n- {name: late, namespace: ns, tenant: t1, time_ranges: [{weekdays: [{start: 6, end: 6}]}]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "rules.yaml"), []byte(`rules:
+- {name: late-rule, priority: 1, condition: {field: action.action_type, eq: page}, action: {type: allow}, mute_time_intervals: [late]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reloader.Reload(""); err != nil {
+		t.Fatalf("reload with a new file interval: %v", err)
+	}
+	if out := dispatchOK(t, a, base(typeOf("page"))); out.Kind != action.OutcomeMuted || out.Interval != "late" {
+		t.Fatalf("dispatch: %s", wire(t, out))
+	}
+	if err := os.Remove(filepath.Join(e.dir, "time-intervals.yaml")); err != nil {
+		t.Fatal(err)
+	}
+
 	// Rules naming a deleted interval no longer load.
 	if err := os.WriteFile(filepath.Join(e.dir, "rules.yaml"), []byte(`rules:
 - {name: quiet-weekends, priority: 1, condition: {field: action.action_type, eq: page}, action: {type: allow}, mute_time_intervals: [weekend]}

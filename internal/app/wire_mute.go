@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,7 @@ type muteWiring struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	maxBody   int64
+	dir       string // rules directory ("" = none)
 	gw        *gateway.Gateway
 }
 
@@ -40,7 +42,7 @@ func (a *App) wireMute(ctx context.Context, cfg *config.Config, o Options) (*mut
 	m := &muteWiring{
 		silences:  silence.NewStore(a.state, o.Clock, log),
 		intervals: timeinterval.NewStore(a.state, o.Clock, log),
-		clock:     o.Clock, log: log, maxBody: cfg.Server.MaxBodyBytes,
+		clock:     o.Clock, log: log, maxBody: cfg.Server.MaxBodyBytes, dir: cfg.Rules.Directory,
 	}
 	if err := m.silences.Reload(ctx); err != nil {
 		return nil, fmt.Errorf("loading silences: %w", err)
@@ -63,8 +65,35 @@ func (a *App) wireMute(ctx context.Context, cfg *config.Config, o Options) (*mut
 }
 
 // hasTimeInterval is rules.Options.HasTimeInterval: a rule may name an
-// interval defined in any namespace and tenant.
-func (m *muteWiring) hasTimeInterval(name string) bool { return m.intervals.HasName(name) }
+// interval defined in any namespace and tenant. On a miss it re-reads the
+// rules directory's interval files and stores the intervals that do not
+// exist yet, so that a rule reload picks up an interval just added to
+// time-intervals.yaml (an interval that already exists is left as it is:
+// after start-up the API owns it).
+func (m *muteWiring) hasTimeInterval(name string) bool {
+	if m.intervals.HasName(name) {
+		return true
+	}
+	if m.dir == "" {
+		return false
+	}
+	ivs, err := timeinterval.LoadDir(m.dir)
+	if err != nil {
+		m.log.Warn("re-reading time intervals from the rules directory failed", "dir", m.dir, "err", err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, iv := range ivs {
+		if iv.Name != name {
+			continue
+		}
+		if _, err := m.intervals.Create(ctx, iv); err != nil && !errors.Is(err, timeinterval.ErrExists) {
+			m.log.Warn("storing a time interval from the rules directory failed", "interval", iv.Name, "err", err)
+		}
+	}
+	return m.intervals.HasName(name)
+}
 
 // attach installs the gates in pipeline order: inhibition sources are
 // recorded first (a silenced source still inhibits), then silences (spec

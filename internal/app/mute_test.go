@@ -37,7 +37,7 @@ type muteEnv struct {
 	dir   string
 }
 
-func newMuteEnv(t *testing.T, start time.Time, files map[string]string) *muteEnv {
+func newMuteEnv(t testing.TB, start time.Time, files map[string]string) *muteEnv {
 	t.Helper()
 	clk := clock.NewFake(start)
 	st := statemem.New(statemem.Options{Clock: clk})
@@ -52,7 +52,7 @@ func newMuteEnv(t *testing.T, start time.Time, files map[string]string) *muteEnv
 		email: sim.NewRecording("email"), sms: sim.NewRecording("sms")}
 }
 
-func (e *muteEnv) build(t *testing.T) (*App, error) {
+func (e *muteEnv) build(t testing.TB) (*App, error) {
 	t.Helper()
 	toml := fmt.Sprintf("[rules]\ndirectory = %q\nwatch = false\n", e.dir)
 	cfg, _, err := config.Parse([]byte(toml), "test.toml")

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -184,5 +185,10 @@ func (a *App) applyServerLimits(hs *http.Server) {
 	}
 	if a.auth != nil && a.auth.tls != nil {
 		hs.TLSConfig = a.auth.tls
+	}
+	// Handshake failures and the like go to the gateway's logger, not
+	// the process-wide log package.
+	if hs.ErrorLog == nil {
+		hs.ErrorLog = slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelWarn)
 	}
 }

@@ -243,13 +243,9 @@ func (m *Manager) send(ctx context.Context, a *action.Action) (action.Outcome, e
 func (m *Manager) notification(h *header, events string, now time.Time) (*action.Action, error) {
 	payloads := make([]any, 0, h.Count)
 	for _, line := range eventLines(events) {
-		var ev event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			return nil, fmt.Errorf("%w: event: %v", errMalformed, err)
-		}
-		p, err := action.DecodeJSONValue(ev.Payload)
+		_, p, err := decodeEventLine(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: payload: %v", errMalformed, err)
+			return nil, err
 		}
 		payloads = append(payloads, p)
 	}

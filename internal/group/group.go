@@ -261,7 +261,7 @@ func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, ru
 			h.Count++
 			h.UpdatedAt = nowMs
 		}
-		val, err := encodeRecord(h, events+ev)
+		val, err := encodeRecord(h, events, ev)
 		if err != nil {
 			return action.Outcome{}, err
 		}

@@ -60,7 +60,6 @@ type event struct {
 	// is the group's (see fingerprintOf).
 	Fingerprint string          `json:"fp,omitempty"`
 	Status      string          `json:"status,omitempty"`
-	ActionID    string          `json:"id,omitempty"`
 	Payload     json.RawMessage `json:"payload"`
 }
 
@@ -84,15 +83,23 @@ func parseHeader(v string) (*header, string, error) {
 	return &h, events, nil
 }
 
-func encodeRecord(h *header, events string) (string, error) {
+// encodeRecord renders a header followed by event sections (each empty or
+// starting with '\n'), copying the events once.
+func encodeRecord(h *header, events ...string) (string, error) {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return "", fmt.Errorf("group: encode header: %w", err)
 	}
+	n := len(b)
+	for _, e := range events {
+		n += len(e)
+	}
 	var sb strings.Builder
-	sb.Grow(len(b) + len(events))
+	sb.Grow(n)
 	sb.Write(b)
-	sb.WriteString(events)
+	for _, e := range events {
+		sb.WriteString(e)
+	}
 	return sb.String(), nil
 }
 
@@ -120,7 +127,7 @@ func encodeEvent(a *action.Action, now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("group: encode payload of %s: %w", a.ID, err)
 	}
-	e := event{At: now.UnixMilli(), Fingerprint: a.Fingerprint, Status: a.Status, ActionID: a.ID, Payload: p}
+	e := event{At: now.UnixMilli(), Fingerprint: a.Fingerprint, Status: a.Status, Payload: p}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return "", fmt.Errorf("group: encode event %s: %w", a.ID, err)
@@ -168,14 +175,19 @@ func fingerprintOf(h *header) string {
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
+// decodeEventLine decodes one event line in one pass; the payload comes
+// back as decoded JSON with json.Number numbers.
 func decodeEventLine(line string) (event, any, error) {
+	v, err := action.DecodeJSONValue([]byte(line))
+	m, ok := v.(map[string]any)
+	if err != nil || !ok {
+		return event{}, nil, fmt.Errorf("%w: event line", errMalformed)
+	}
 	var ev event
-	if err := json.Unmarshal([]byte(line), &ev); err != nil {
-		return ev, nil, fmt.Errorf("%w: event: %v", errMalformed, err)
+	ev.Fingerprint, _ = m["fp"].(string)
+	ev.Status, _ = m["status"].(string)
+	if n, ok := m["at"].(json.Number); ok {
+		ev.At, _ = n.Int64()
 	}
-	p, err := action.DecodeJSONValue(ev.Payload)
-	if err != nil {
-		return ev, nil, fmt.Errorf("%w: payload: %v", errMalformed, err)
-	}
-	return ev, p, nil
+	return ev, m["payload"], nil
 }

@@ -120,7 +120,7 @@ func newStore(t *testing.T) (*Store, *statemem.Store, *clock.Fake) {
 // hierarchy and namespace apply.
 func TestStoreMatchAndExpiry(t *testing.T) {
 	ctx := context.Background()
-	s, _, clk := newStore(t)
+	s, st, clk := newStore(t)
 	created, err := s.Create(ctx, Silence{Namespace: "ns", Tenant: "t1", Matchers: []Matcher{{Name: "service", Value: "api|web", Op: OpRegex}},
 		StartsAt: t0.Add(-time.Minute), EndsAt: t0.Add(time.Hour), CreatedBy: "alice"})
 	if err != nil {
@@ -128,6 +128,10 @@ func TestStoreMatchAndExpiry(t *testing.T) {
 	}
 	if created.ID == "" || !created.CreatedAt.Equal(t0) {
 		t.Fatalf("created %+v", created)
+	}
+	kvs, err := st.ScanKeysByKind(ctx, Kind)
+	if err != nil || len(kvs) != 1 || kvs[0].Key != "ns:t1:silence:"+created.ID {
+		t.Fatalf("stored under %+v (%v), want the canonical key ns:t1:silence:<id>", kvs, err)
 	}
 	cases := []struct {
 		ns, tenant, svc string

@@ -103,7 +103,7 @@ func (l *lockedBuffer) String() string {
 // newAuthApp builds an App with [auth] enabled, memory audit (sync), the
 // DLQ, one rule, a recording "email" provider, and a
 // debug logger writing into a buffer.
-func newAuthApp(t *testing.T, configExtra, authText string) *authEnv {
+func newAuthApp(t *testing.T, configExtra, authText string, rulesYAML ...string) *authEnv {
 	t.Helper()
 	t.Setenv(auth.MasterKeyEnv, testMasterKey)
 	dir := t.TempDir()
@@ -111,6 +111,9 @@ func newAuthApp(t *testing.T, configExtra, authText string) *authEnv {
 		t.Fatal(err)
 	}
 	rule := "rules: [{name: never, priority: 1, condition: {field: action.action_type, eq: never-happens}, action: {type: suppress}}]\n"
+	if len(rulesYAML) > 0 {
+		rule = rulesYAML[0]
+	}
 	if err := os.WriteFile(filepath.Join(dir, "rules", "r.yaml"), []byte(rule), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -289,8 +292,31 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"health is public", "GET", "/health", "", nil, 200},
 		{"unknown route needs auth", "GET", "/v1/nope", "", map[string]int{"unauthenticated": u}, 404},
 	}
-	endpoints = append(endpoints, featureEndpoints()...)
 
+	runMatrix(t, e, creds, scope, endpoints)
+
+	// The list is not vacuous: each caller sees its tenants' seeds.
+	mustSee := maps.Clone(scope)
+	mustSee["admin-all"] = []string{"acme", "acme.us-east", "acme-corp", "globex"}
+	for who, tenants := range mustSee {
+		_, _, body := e.call(t, creds[who], "GET", "/v1/audit?limit=1000", "")
+		got := map[string]bool{}
+		for _, tn := range tenantsIn(t, body) {
+			got[tn] = true
+		}
+		for _, tn := range tenants {
+			if !got[tn] {
+				t.Errorf("%s: audit list lacks its own tenant %s", who, tn)
+			}
+		}
+	}
+}
+
+// runMatrix calls every endpoint as every caller and checks the status, the
+// D3 error body and, on success, that no tenant outside the caller's scope
+// appears in the response.
+func runMatrix(t *testing.T, e *authEnv, creds map[string]string, scope map[string][]string, endpoints []matrixEP) {
+	t.Helper()
 	callers := slices.Sorted(func(yield func(string) bool) {
 		for k := range creds {
 			if !yield(k) {
@@ -322,21 +348,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
-	// The list is not vacuous: each caller sees its tenants' seeds.
-	mustSee := maps.Clone(scope)
-	mustSee["admin-all"] = []string{"acme", "acme.us-east", "acme-corp", "globex"}
-	for who, tenants := range mustSee {
-		_, _, body := e.call(t, creds[who], "GET", "/v1/audit?limit=1000", "")
-		got := map[string]bool{}
-		for _, tn := range tenantsIn(t, body) {
-			got[tn] = true
-		}
-		for _, tn := range tenants {
-			if !got[tn] {
-				t.Errorf("%s: audit list lacks its own tenant %s", who, tn)
-			}
-		}
-	}
 }
 
 // assertOnlyTenants fails when a JSON body carries a "tenant" value outside
@@ -516,10 +527,6 @@ type matrixEP struct {
 	want  map[string]int
 	other int
 }
-
-// featureEndpoints lists the tenant-data endpoints of the feature packages
-// wired into this build (groups, events, silences, time intervals).
-func featureEndpoints() []matrixEP { return nil }
 
 // waitUntil polls cond until it holds or a generous deadline passes (file
 // watchers react to events; no timing is asserted).

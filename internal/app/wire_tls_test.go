@@ -27,10 +27,10 @@ import (
 
 // testPKI is a CA with one server and one client certificate, as PEM files.
 type testPKI struct {
-	dir                                string
-	caPool                             *x509.CertPool
-	clientCert                         tls.Certificate
-	caPath, serverCert, serverKey, bad string
+	dir                           string
+	caPool                        *x509.CertPool
+	clientCert                    tls.Certificate
+	caPath, serverCert, serverKey string
 }
 
 func newTestPKI(t *testing.T) *testPKI {

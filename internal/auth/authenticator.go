@@ -197,6 +197,9 @@ func IsPublic(method, p string) bool {
 	if strings.HasPrefix(p, "/swagger-ui/") {
 		return get
 	}
+	if !strings.HasPrefix(p, "/v1/approvals/") && !strings.HasPrefix(p, "/a2a/") {
+		return false
+	}
 	seg := strings.Split(p[1:], "/")
 	for _, s := range seg {
 		if s == "" {

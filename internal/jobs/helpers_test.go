@@ -43,12 +43,6 @@ after_seconds = 600
 transition_to = "closed"
 `
 
-// node is one gateway built from TOML, with recording providers shared by
-// every node of a test.
-type node struct {
-	*app.App
-}
-
 // provs are the recording providers of one test.
 type provs struct {
 	email, webhook *sim.Recording

@@ -276,7 +276,14 @@ func (a *Authenticator) fromJWT(ctx context.Context, c *Credentials, tok string)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBackend, err)
 	}
-	return &Identity{CallerID: claims.Sub, Method: "jwt", Role: claims.Role, Grants: claims.Grants, TokenID: claims.JTI}, nil
+	// The role and grants come from the current auth.toml, not from the
+	// token: a hot reload that removes a user or narrows its grants takes
+	// effect on tokens already issued.
+	u, ok := c.users[claims.Sub]
+	if !ok {
+		return nil, ErrTokenRevoked
+	}
+	return &Identity{CallerID: claims.Sub, Method: "jwt", Role: u.id.Role, Grants: u.id.Grants, TokenID: claims.JTI}, nil
 }
 
 // Middleware authenticates every protected request and stores the

@@ -156,6 +156,28 @@ func TestJWTExpiryRevocationAndLogout(t *testing.T) {
 	}
 }
 
+func TestReloadAppliesToIssuedTokens(t *testing.T) {
+	f := newFixture(t, nil)
+	tok, _, _ := f.a.Login(t.Context(), "alice", "wonderland")
+	bearer := map[string]string{"Authorization": "Bearer " + tok}
+	// alice becomes a viewer: her token carries the new role at once.
+	writeFile(t, f.path, strings.Replace(authTOML(t, nil), `role = "Operator"`, `role = "viewer"`, 1))
+	if err := f.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.do("GET", "/v1/audit", bearer); code != 200 || body != "alice|jwt|viewer" {
+		t.Fatalf("after the role change: %d %s", code, body)
+	}
+	// alice is removed: her token stops working.
+	writeFile(t, f.path, fmt.Sprintf("[settings]\njwt_secret = %q\n", string(jwtSecret)))
+	if err := f.a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := f.do("GET", "/v1/audit", bearer); code != 401 || !strings.Contains(body, "revoked") {
+		t.Fatalf("after removal: %d %s", code, body)
+	}
+}
+
 func TestLoginWrongCredentials(t *testing.T) {
 	f := newFixture(t, nil)
 	for _, c := range [][2]string{{"alice", "wrong"}, {"bob", "wonderland"}, {"", ""}} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/audit"
@@ -461,5 +462,14 @@ func TestThrottleStateFailureIsAClearError(t *testing.T) {
 	}
 	if h.provs["email"].CallCount() != 0 {
 		t.Error("nothing may be delivered when the throttle counter cannot be read")
+	}
+}
+
+func TestMetricsRegisterBesideBreakerMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	NewMetrics(reg)
+	executor.NewBreakers(executor.BreakerConfig{}, []string{"email"}, clock.NewFake(t0), executor.WithBreakerRegisterer(reg))
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
 	}
 }

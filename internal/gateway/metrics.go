@@ -106,7 +106,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			if promActionCounters[n] {
 				name = "acteon_actions_" + n + "_total"
 			}
-			if n == "recurring_active" {
+			// recurring_active is a gauge elsewhere; circuit_transitions is
+			// exported with provider and state labels by the breakers.
+			if n == "recurring_active" || n == "circuit_transitions" {
 				continue
 			}
 			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -80,7 +80,7 @@ func (r *Runner) DedupAccuracy(ctx context.Context, state string, nodes, rounds,
 	h, err := sim.Start(ctx, sim.Config{
 		Nodes: nodes, State: state, StateURL: r.o.URLs.For(state), Prefix: Prefix,
 		Recording: []string{benchProvider}, RecordingOptions: []simprov.RecordingOption{simprov.WithoutCapture()},
-		Rules: []string{dedupAccuracyRule}, Clock: clock.Real{}, Logger: r.o.Logger,
+		Rules: []string{dedupAccuracyRule}, Clock: clock.Real{}, Logger: r.o.Logger, NoBackground: true,
 	})
 	if err != nil {
 		row.Unavailable = firstLine(err)

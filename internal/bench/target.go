@@ -30,8 +30,6 @@ type TargetRow struct {
 	Errors         int
 	FirstErr       string
 	Unavailable    string
-	acceptedTotal  int
-	requestsTotal  int
 }
 
 // MarshalJSON writes one "target" row.

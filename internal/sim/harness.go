@@ -83,6 +83,10 @@ type Config struct {
 	Namespace string
 	// Logger receives every node's logs (default: discarded).
 	Logger *slog.Logger
+	// NoBackground skips App.Start: no background jobs (timeout
+	// processing, scheduled actions, …) run, so the state operations seen
+	// are exactly those of the dispatches.
+	NoBackground bool
 }
 
 // Harness is a running simulation. Create it with Start (or New in tests);
@@ -192,6 +196,9 @@ func Start(ctx context.Context, cfg Config) (*Harness, error) {
 		}
 		h.nodes = append(h.nodes, a)
 		h.counters = append(h.counters, counter)
+		if cfg.NoBackground {
+			continue
+		}
 		if err := a.Start(bg); err != nil {
 			h.Close(ctx)
 			return nil, fmt.Errorf("sim: node %d: start: %w", i, err)
@@ -477,12 +484,25 @@ func (h *Harness) Received(name string) []*action.Action {
 }
 
 // StateOps returns the state operations (round trips) every node asked for
-// since the last ResetStateOps, summed.
+// since the last ResetStateOps, summed; background jobs included.
 func (h *Harness) StateOps() int64 {
 	var n int64
 	for _, c := range h.counters {
 		if c != nil {
 			n += c.Total()
+		}
+	}
+	return n
+}
+
+// StateOpCount returns how many times every node together asked for one
+// state operation since the last ResetStateOps. Background jobs started by
+// the nodes (timeout processing, …) are counted too.
+func (h *Harness) StateOpCount(op Op) int64 {
+	var n int64
+	for _, c := range h.counters {
+		if c != nil {
+			n += c.Count(op)
 		}
 	}
 	return n

@@ -78,6 +78,22 @@ func BenchmarkDispatch(b *testing.B) {
 			}
 		})
 	}
+	b.Run("rules=0/prebuilt", func(b *testing.B) {
+		// The seed's method: actions are built before the timer starts.
+		gw := benchGateway(b, "", sim.WithoutCapture())
+		acts := make([]*action.Action, 4096)
+		for i := range acts {
+			acts[i] = benchAction()
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := gw.Dispatch(ctx, acts[i&4095], Caller{}); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("rules=dedup", func(b *testing.B) {
 		gw := benchGateway(b, `rules: [{name: dd, priority: 1, condition: {field: action.action_type, eq: bench-action}, action: {type: deduplicate, ttl_seconds: 60}}]`, sim.WithoutCapture())
 		b.ReportAllocs()

@@ -59,7 +59,7 @@ type Breakers interface {
 // time intervals). A non-nil outcome ends the dispatch with it; the outcome
 // is counted and audited like any other. Gates are skipped in dry runs.
 type Gate interface {
-	Check(ctx context.Context, a *action.Action, res *rules.Result, now time.Time) (*action.Outcome, error)
+	Check(ctx context.Context, a *action.Action, res rules.Result, now time.Time) (*action.Outcome, error)
 }
 
 // VerdictHandler carries out a verdict the core pipeline does not (group,
@@ -241,7 +241,7 @@ func (g *Gateway) Dispatch(ctx context.Context, a *action.Action, caller Caller)
 	var err error
 	gated := false
 	for _, gt := range g.gates {
-		o, gerr := gt.Check(ctx, a, &res, start)
+		o, gerr := gt.Check(ctx, a, res, start)
 		if gerr != nil {
 			err = gerr
 			break

@@ -117,7 +117,7 @@ func (t *Tracker) Inhibited(ctx context.Context, a *action.Action, now time.Time
 type RecorderGate struct{ T *Tracker }
 
 // Check implements gateway.Gate.
-func (g RecorderGate) Check(ctx context.Context, a *action.Action, _ *rules.Result, now time.Time) (*action.Outcome, error) {
+func (g RecorderGate) Check(ctx context.Context, a *action.Action, _ rules.Result, now time.Time) (*action.Outcome, error) {
 	return nil, g.T.Record(ctx, a, now)
 }
 
@@ -126,7 +126,7 @@ func (g RecorderGate) Check(ctx context.Context, a *action.Action, _ *rules.Resu
 type TargetGate struct{ T *Tracker }
 
 // Check implements gateway.Gate.
-func (g TargetGate) Check(ctx context.Context, a *action.Action, _ *rules.Result, now time.Time) (*action.Outcome, error) {
+func (g TargetGate) Check(ctx context.Context, a *action.Action, _ rules.Result, now time.Time) (*action.Outcome, error) {
 	inh, err := g.T.Inhibited(ctx, a, now)
 	if err != nil || inh == nil {
 		return nil, err

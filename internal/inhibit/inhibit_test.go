@@ -58,10 +58,10 @@ func alert(name, severity, instance, status string) *action.Action {
 func dispatch(t *testing.T, tr *Tracker, clk *clock.Fake, a *action.Action) *action.Outcome {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := (RecorderGate{T: tr}).Check(ctx, a, &rules.Result{}, clk.Now()); err != nil {
+	if _, err := (RecorderGate{T: tr}).Check(ctx, a, rules.Result{}, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	out, err := (TargetGate{T: tr}).Check(ctx, a, &rules.Result{}, clk.Now())
+	out, err := (TargetGate{T: tr}).Check(ctx, a, rules.Result{}, clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +162,11 @@ func TestNoInhibitionsNoStateOps(t *testing.T) {
 func TestStateErrorsAre503(t *testing.T) {
 	tr, clk, _ := setup(t, file)
 	tr.st = &failStore{}
-	_, err := (RecorderGate{T: tr}).Check(context.Background(), alert("NodeDown", "critical", "h", ""), &rules.Result{}, clk.Now())
+	_, err := (RecorderGate{T: tr}).Check(context.Background(), alert("NodeDown", "critical", "h", ""), rules.Result{}, clk.Now())
 	if !errors.Is(err, gateway.ErrStateUnavailable) {
 		t.Fatalf("record: %v", err)
 	}
-	_, err = (TargetGate{T: tr}).Check(context.Background(), alert("X", "warning", "h", ""), &rules.Result{}, clk.Now())
+	_, err = (TargetGate{T: tr}).Check(context.Background(), alert("X", "warning", "h", ""), rules.Result{}, clk.Now())
 	if !errors.Is(err, gateway.ErrStateUnavailable) {
 		t.Fatalf("check: %v", err)
 	}

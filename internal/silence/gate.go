@@ -19,7 +19,7 @@ func NewGate(store *Store) *Gate { return &Gate{store: store} }
 
 // Check implements gateway.Gate. matched_rule is the decided rule's name,
 // null for allow verdicts.
-func (g *Gate) Check(_ context.Context, a *action.Action, res *rules.Result, now time.Time) (*action.Outcome, error) {
+func (g *Gate) Check(_ context.Context, a *action.Action, res rules.Result, now time.Time) (*action.Outcome, error) {
 	sl := g.store.Match(a.Namespace, a.Tenant, a.Metadata, now)
 	if sl == nil {
 		return nil, nil

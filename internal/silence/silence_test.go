@@ -259,13 +259,13 @@ func TestGate(t *testing.T) {
 		{rules.Result{Rule: rule, Verdict: rules.Verdict{Kind: action.VerdictAllow}}, ""},
 		{rules.Result{Verdict: rules.Verdict{Kind: action.VerdictAllow}}, ""},
 	} {
-		out, err := g.Check(ctx, a, &c.res, clk.Now())
+		out, err := g.Check(ctx, a, c.res, clk.Now())
 		if err != nil || out == nil || out.Kind != action.OutcomeSilenced || out.SilenceID != sl.ID || out.MatchedRule != c.want {
 			t.Fatalf("verdict %s: %+v %v", c.res.Verdict.Kind, out, err)
 		}
 	}
 	a.Metadata["service"] = "web"
-	if out, _ := g.Check(ctx, a, &rules.Result{}, clk.Now()); out != nil {
+	if out, _ := g.Check(ctx, a, rules.Result{}, clk.Now()); out != nil {
 		t.Fatalf("non-matching action silenced: %+v", out)
 	}
 }

@@ -50,7 +50,7 @@ func NewGate(store *Store, log *slog.Logger) *Gate {
 //  2. If active_time_intervals is non-empty and none of them is defined
 //     and matching, the action is muted (reason active_time_interval),
 //     naming the last defined interval checked, else the first listed.
-func (g *Gate) Check(_ context.Context, a *action.Action, res *rules.Result, now time.Time) (*action.Outcome, error) {
+func (g *Gate) Check(_ context.Context, a *action.Action, res rules.Result, now time.Time) (*action.Outcome, error) {
 	r := res.Rule
 	if r == nil || (len(r.MuteTimeIntervals) == 0 && len(r.ActiveTimeIntervals) == 0) {
 		return nil, nil

@@ -187,7 +187,7 @@ func TestGate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &action.Action{Namespace: "ns", Tenant: "t1", ActionType: tc.typ}
 			res := eval(a)
-			out, err := g.Check(ctx, a, &res, tc.now)
+			out, err := g.Check(ctx, a, res, tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}

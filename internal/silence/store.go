@@ -2,18 +2,16 @@ package silence
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/state"
+	"github.com/acteon/acteon-go/internal/statecache"
 )
 
 // ErrNotFound: no silence has that id.
@@ -31,22 +29,13 @@ var VersionKey = state.Key{Namespace: "_system", Tenant: "_global", Kind: "sync_
 // Alertmanager's default data retention.
 const Retention = 120 * time.Hour
 
-const fullRescanEvery = 30 * time.Second
-
 // Store keeps silences in the state backend and serves the hot path from an
 // in-memory snapshot that Refresh keeps current. All methods are safe for
 // concurrent use.
 type Store struct {
 	st    state.Store
 	clock clock.Clock
-	log   *slog.Logger
-
-	snap atomic.Pointer[snapshot]
-
-	mu       sync.Mutex
-	lastVer  string
-	lastFull time.Time
-	loaded   bool
+	cache *statecache.Cache[Silence, snapshot]
 }
 
 type snapshot struct {
@@ -64,9 +53,10 @@ func NewStore(st state.Store, clk clock.Clock, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{st: st, clock: clk, log: log}
-	s.snap.Store(buildSnapshot(nil))
-	return s
+	return &Store{st: st, clock: clk, cache: statecache.New(statecache.Config[Silence, snapshot]{
+		Store: st, Clock: clk, Log: log, Kind: Kind, VersionKey: VersionKey,
+		Decode: decode, Build: buildSnapshot, ErrPrefix: "silence", Noun: "silence",
+	})}
 }
 
 func keyOf(sl *Silence) state.Key {
@@ -88,97 +78,27 @@ func buildSnapshot(list []*Silence) *snapshot {
 	return sn
 }
 
-func decode(kv state.KV) (*Silence, error) {
-	var s Silence
-	if err := json.Unmarshal([]byte(kv.Value), &s); err != nil {
-		return nil, fmt.Errorf("silence: decode %s: %w", kv.Key, err)
-	}
-	if err := s.compile(); err != nil {
-		return nil, fmt.Errorf("silence: stored %s: %w", kv.Key, err)
-	}
-	return &s, nil
-}
+// decode reads a stored silence; compile (not Validate) so that an expired
+// silence, which may end where it starts, still loads.
+var decode = statecache.DecodeJSON("silence", (*Silence).compile)
 
-func (s *Store) scan(ctx context.Context) ([]*Silence, error) {
-	kvs, err := s.st.ScanKeysByKind(ctx, Kind)
-	if err != nil {
-		return nil, fmt.Errorf("silence: scan: %w", err)
-	}
-	out := make([]*Silence, 0, len(kvs))
-	for _, kv := range kvs {
-		sl, err := decode(kv)
-		if err != nil {
-			s.log.Warn("skipping a stored silence", "key", kv.Key, "err", err)
-			continue
-		}
-		out = append(out, sl)
-	}
-	return out, nil
-}
-
-func (s *Store) readVersion(ctx context.Context) (string, error) {
-	v, err := s.st.Get(ctx, VersionKey)
-	if errors.Is(err, state.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("silence: read sync version: %w", err)
-	}
-	return v, nil
-}
+func (s *Store) scan(ctx context.Context) ([]*Silence, error) { return s.cache.Scan(ctx) }
 
 // Reload rescans the backend and replaces the cache.
-func (s *Store) Reload(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ver, err := s.readVersion(ctx)
-	if err != nil {
-		return err
-	}
-	return s.reloadLocked(ctx, ver)
-}
-
-func (s *Store) reloadLocked(ctx context.Context, ver string) error {
-	list, err := s.scan(ctx)
-	if err != nil {
-		return err
-	}
-	s.snap.Store(buildSnapshot(list))
-	s.lastVer, s.lastFull, s.loaded = ver, s.clock.Now(), true
-	return nil
-}
+func (s *Store) Reload(ctx context.Context) error { return s.cache.Reload(ctx) }
 
 // Refresh reads the change counter (one state read) and rescans only when
 // it moved since the last scan, or when the last scan is older than 30 s.
 // It reports whether it rescanned.
-func (s *Store) Refresh(ctx context.Context) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ver, err := s.readVersion(ctx)
-	if err != nil {
-		return false, err
-	}
-	if s.loaded && ver == s.lastVer && s.clock.Now().Sub(s.lastFull) < fullRescanEvery {
-		return false, nil
-	}
-	return true, s.reloadLocked(ctx, ver)
-}
+func (s *Store) Refresh(ctx context.Context) (bool, error) { return s.cache.Refresh(ctx) }
 
-func (s *Store) bump(ctx context.Context) error {
-	if _, err := s.st.Increment(ctx, VersionKey, 1, 0); err != nil {
-		return fmt.Errorf("silence: bump sync version: %w", err)
-	}
-	if err := s.Reload(ctx); err != nil {
-		s.log.Warn("silence cache refresh after a write failed; the poller will retry", "err", err)
-	}
-	return nil
-}
+func (s *Store) bump(ctx context.Context) error { return s.cache.Bump(ctx) }
 
 // Match returns the first active silence (oldest first) that covers the
 // namespace and tenant and whose matchers all match labels, from the cache.
 // It allocates nothing.
 func (s *Store) Match(namespace, tenant string, labels map[string]string, now time.Time) *Silence {
-	for _, sl := range s.snap.Load().byNS[namespace] {
+	for _, sl := range s.cache.Snapshot().byNS[namespace] {
 		if tenantCovers(sl.Tenant, tenant) && sl.ActiveAt(now) && sl.Matches(labels) {
 			return sl
 		}
@@ -187,7 +107,7 @@ func (s *Store) Match(namespace, tenant string, labels map[string]string, now ti
 }
 
 // Cached returns the cached silences, oldest first.
-func (s *Store) Cached() []*Silence { return s.snap.Load().all }
+func (s *Store) Cached() []*Silence { return s.cache.Snapshot().all }
 
 func (s *Store) ttl(sl *Silence) time.Duration {
 	const forever = 100 * 365 * 24 * time.Hour
@@ -201,13 +121,7 @@ func (s *Store) ttl(sl *Silence) time.Duration {
 	return d
 }
 
-func encode(sl *Silence) (string, error) {
-	b, err := json.Marshal(sl)
-	if err != nil {
-		return "", fmt.Errorf("silence: encode: %w", err)
-	}
-	return string(b), nil
-}
+func encode(sl *Silence) (string, error) { return statecache.EncodeJSON("silence", sl) }
 
 // Create validates and stores a new silence with a fresh id; CreatedAt and
 // UpdatedAt come from the clock.
@@ -232,7 +146,7 @@ func (s *Store) Create(ctx context.Context, sl Silence) (Silence, error) {
 // locate finds the key of a silence by id: from the cache, else by a scan
 // of the backend (a silence created on another node a moment ago).
 func (s *Store) locate(ctx context.Context, id string) (*Silence, error) {
-	if sl := s.snap.Load().byID[id]; sl != nil {
+	if sl := s.cache.Snapshot().byID[id]; sl != nil {
 		return sl, nil
 	}
 	list, err := s.scan(ctx)

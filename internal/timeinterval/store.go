@@ -2,17 +2,15 @@ package timeinterval
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/state"
+	"github.com/acteon/acteon-go/internal/statecache"
 )
 
 // Sentinel errors of the store.
@@ -30,7 +28,7 @@ var VersionKey = state.Key{Namespace: "_system", Tenant: "_global", Kind: "sync_
 
 // fullRescanEvery bounds how stale a cache can get if a version bump was
 // lost (a backend restarted without persistence, say).
-const fullRescanEvery = 30 * time.Second
+const fullRescanEvery = statecache.FullRescanEvery
 
 // Store keeps time intervals in the state backend and serves the hot path
 // from an in-memory snapshot that Refresh keeps current. All methods are
@@ -38,14 +36,7 @@ const fullRescanEvery = 30 * time.Second
 type Store struct {
 	st    state.Store
 	clock clock.Clock
-	log   *slog.Logger
-
-	snap atomic.Pointer[snapshot]
-
-	mu       sync.Mutex // serialises refreshes
-	lastVer  string
-	lastFull time.Time
-	loaded   bool
+	cache *statecache.Cache[Interval, snapshot]
 }
 
 type snapshot struct {
@@ -61,12 +52,10 @@ func NewStore(st state.Store, clk clock.Clock, log *slog.Logger) *Store {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Store{st: st, clock: clk, log: log}
-	s.snap.Store(buildSnapshot(nil))
-	return s
+	return &Store{st: st, clock: clk, cache: statecache.New(statecache.Config[Interval, snapshot]{
+		Store: st, Clock: clk, Log: log, Kind: Kind, VersionKey: VersionKey,
+		Decode: decode, Build: buildSnapshot, ErrPrefix: "timeinterval", Noun: "time interval",
+	})}
 }
 
 func keyOf(ns, tenant, name string) state.Key {
@@ -102,101 +91,29 @@ func buildSnapshot(list []*Interval) *snapshot {
 	return sn
 }
 
-func decode(kv state.KV) (*Interval, error) {
-	var iv Interval
-	if err := json.Unmarshal([]byte(kv.Value), &iv); err != nil {
-		return nil, fmt.Errorf("timeinterval: decode %s: %w", kv.Key, err)
-	}
-	if err := iv.Validate(); err != nil {
-		return nil, fmt.Errorf("timeinterval: stored %s: %w", kv.Key, err)
-	}
-	return &iv, nil
-}
+var decode = statecache.DecodeJSON("timeinterval", (*Interval).Validate)
 
 // scan reads every stored interval. Undecodable entries are logged and
 // skipped.
-func (s *Store) scan(ctx context.Context) ([]*Interval, error) {
-	kvs, err := s.st.ScanKeysByKind(ctx, Kind)
-	if err != nil {
-		return nil, fmt.Errorf("timeinterval: scan: %w", err)
-	}
-	out := make([]*Interval, 0, len(kvs))
-	for _, kv := range kvs {
-		iv, err := decode(kv)
-		if err != nil {
-			s.log.Warn("skipping a stored time interval", "key", kv.Key, "err", err)
-			continue
-		}
-		out = append(out, iv)
-	}
-	return out, nil
-}
+func (s *Store) scan(ctx context.Context) ([]*Interval, error) { return s.cache.Scan(ctx) }
 
 // Reload rescans the backend and replaces the cache.
-func (s *Store) Reload(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ver, err := s.readVersion(ctx)
-	if err != nil {
-		return err
-	}
-	return s.reloadLocked(ctx, ver)
-}
-
-func (s *Store) reloadLocked(ctx context.Context, ver string) error {
-	list, err := s.scan(ctx)
-	if err != nil {
-		return err
-	}
-	s.snap.Store(buildSnapshot(list))
-	s.lastVer, s.lastFull, s.loaded = ver, s.clock.Now(), true
-	return nil
-}
-
-func (s *Store) readVersion(ctx context.Context) (string, error) {
-	v, err := s.st.Get(ctx, VersionKey)
-	if errors.Is(err, state.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("timeinterval: read sync version: %w", err)
-	}
-	return v, nil
-}
+func (s *Store) Reload(ctx context.Context) error { return s.cache.Reload(ctx) }
 
 // Refresh reads the change counter (one state read) and rescans only when
 // it moved since the last scan, or when the last scan is older than 30 s.
 // It reports whether it rescanned.
-func (s *Store) Refresh(ctx context.Context) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ver, err := s.readVersion(ctx)
-	if err != nil {
-		return false, err
-	}
-	if s.loaded && ver == s.lastVer && s.clock.Now().Sub(s.lastFull) < fullRescanEvery {
-		return false, nil
-	}
-	return true, s.reloadLocked(ctx, ver)
-}
+func (s *Store) Refresh(ctx context.Context) (bool, error) { return s.cache.Refresh(ctx) }
 
 // bump increments the change counter after a write, then refreshes the
 // local cache so this node sees its own write at once.
-func (s *Store) bump(ctx context.Context) error {
-	if _, err := s.st.Increment(ctx, VersionKey, 1, 0); err != nil {
-		return fmt.Errorf("timeinterval: bump sync version: %w", err)
-	}
-	if err := s.Reload(ctx); err != nil {
-		s.log.Warn("time interval cache refresh after a write failed; the poller will retry", "err", err)
-	}
-	return nil
-}
+func (s *Store) bump(ctx context.Context) error { return s.cache.Bump(ctx) }
 
 // Lookup returns the interval named name that applies to an action of
 // namespace and tenant (the most specific covering tenant wins), from the
 // cache. It allocates nothing.
 func (s *Store) Lookup(namespace, tenant, name string) *Interval {
-	m := s.snap.Load().byNS[namespace]
+	m := s.cache.Snapshot().byNS[namespace]
 	if m == nil {
 		return nil
 	}
@@ -210,18 +127,12 @@ func (s *Store) Lookup(namespace, tenant, name string) *Interval {
 
 // HasName reports whether an interval with that name exists in any
 // namespace and tenant (the rule loader's reference check, D25).
-func (s *Store) HasName(name string) bool { return s.snap.Load().names[name] }
+func (s *Store) HasName(name string) bool { return s.cache.Snapshot().names[name] }
 
 // Cached returns the cached intervals sorted by namespace, tenant, name.
-func (s *Store) Cached() []*Interval { return s.snap.Load().all }
+func (s *Store) Cached() []*Interval { return s.cache.Snapshot().all }
 
-func encode(iv *Interval) (string, error) {
-	b, err := json.Marshal(iv)
-	if err != nil {
-		return "", fmt.Errorf("timeinterval: encode: %w", err)
-	}
-	return string(b), nil
-}
+func encode(iv *Interval) (string, error) { return statecache.EncodeJSON("timeinterval", iv) }
 
 // Create stores a new interval; ErrExists if one with the same namespace,
 // tenant and name exists. CreatedAt/UpdatedAt are set from the clock.

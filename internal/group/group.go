@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/keylock"
 	"github.com/acteon/acteon-go/internal/rules"
 	"github.com/acteon/acteon-go/internal/state"
 )
@@ -75,8 +75,7 @@ type Manager struct {
 	dmu  sync.RWMutex
 	disp Dispatcher
 
-	seed    maphash.Seed
-	stripes [256]sync.Mutex
+	locks *keylock.Striped
 }
 
 // New builds a Manager.
@@ -97,7 +96,7 @@ func New(o Options) (*Manager, error) {
 		o.ClaimTTL = 60 * time.Second
 	}
 	return &Manager{st: o.State, clock: o.Clock, log: o.Logger.With("component", "group"),
-		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, seed: maphash.MakeSeed()}, nil
+		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New()}, nil
 }
 
 // SetDispatcher sets where notifications go.
@@ -116,7 +115,7 @@ func (m *Manager) dispatcher() Dispatcher {
 // stripe serialises work on one group inside this process, so that
 // compare-and-swap retries only come from other nodes.
 func (m *Manager) stripe(k state.Key) *sync.Mutex {
-	return &m.stripes[maphash.String(m.seed, k.ID)%uint64(len(m.stripes))]
+	return m.locks.For(k.ID)
 }
 
 func groupKey(ns, tenant, key string) state.Key {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/keylock"
 	"github.com/acteon/acteon-go/internal/rules"
 	"github.com/acteon/acteon-go/internal/state"
 )
@@ -82,8 +82,7 @@ type Engine struct {
 	dmu  sync.RWMutex
 	disp Dispatcher
 
-	seed    maphash.Seed
-	stripes [256]sync.Mutex
+	locks *keylock.Striped
 }
 
 // New builds an Engine.
@@ -107,7 +106,7 @@ func New(o Options) (*Engine, error) {
 		o.Machines = map[string]*Machine{}
 	}
 	return &Engine{machines: o.Machines, st: o.State, clock: o.Clock, log: o.Logger.With("component", "statemachine"),
-		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, seed: maphash.MakeSeed()}, nil
+		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New()}, nil
 }
 
 // SetDispatcher sets where notifications go.
@@ -133,7 +132,7 @@ func (e *Engine) Machine(name string) (*Machine, bool) {
 func (e *Engine) Has(name string) bool { _, ok := e.machines[name]; return ok }
 
 func (e *Engine) stripe(fp string) *sync.Mutex {
-	return &e.stripes[maphash.String(e.seed, fp)%uint64(len(e.stripes))]
+	return e.locks.For(fp)
 }
 
 // armed is a timeout stored with the event's state.

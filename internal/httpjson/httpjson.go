@@ -5,12 +5,16 @@
 package httpjson
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strings"
+
+	"github.com/acteon/acteon-go/internal/state"
 )
 
 // ErrorBody is the D3 error shape.
@@ -114,4 +118,21 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 		return false
 	}
 	return Decode(w, body, v)
+}
+
+// NotFound writes 404 NOT_FOUND with the message "<what> not found:
+// <detail>", detail being err's text without the leading "<sentinel>: ".
+func NotFound(w http.ResponseWriter, what string, err, sentinel error) {
+	Error(w, http.StatusNotFound, "NOT_FOUND", what+" not found: "+strings.TrimPrefix(err.Error(), sentinel.Error()+": "), false)
+}
+
+// StoreError answers a store error no more specific case took: 503
+// STATE_UNAVAILABLE (retryable) when the state backend is unavailable or
+// the deadline passed, else 500 INTERNAL.
+func StoreError(w http.ResponseWriter, err error) {
+	if errors.Is(err, state.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		Error(w, http.StatusServiceUnavailable, "STATE_UNAVAILABLE", err.Error(), true)
+		return
+	}
+	Error(w, http.StatusInternalServerError, "INTERNAL", err.Error(), false)
 }

@@ -1,7 +1,6 @@
 package silence
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"github.com/acteon/acteon-go/internal/auth"
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/httpjson"
-	"github.com/acteon/acteon-go/internal/state"
 )
 
 // maxDuration bounds duration_seconds and ends_at (100 years).
@@ -240,10 +238,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrInvalid):
 		bad(w, strings.Replace(err.Error(), ErrInvalid.Error()+": ", "", 1))
 	case errors.Is(err, ErrNotFound):
-		httpjson.Error(w, http.StatusNotFound, "NOT_FOUND", "silence not found: "+strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": "), false)
-	case errors.Is(err, state.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		httpjson.Error(w, http.StatusServiceUnavailable, "STATE_UNAVAILABLE", err.Error(), true)
+		httpjson.NotFound(w, "silence", err, ErrNotFound)
 	default:
-		httpjson.Error(w, http.StatusInternalServerError, "INTERNAL", err.Error(), false)
+		httpjson.StoreError(w, err)
 	}
 }

@@ -1,7 +1,6 @@
 package timeinterval
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/httpjson"
 	"github.com/acteon/acteon-go/internal/rules"
-	"github.com/acteon/acteon-go/internal/state"
 )
 
 // API serves /v1/time-intervals. Create it with NewAPI.
@@ -264,12 +262,10 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrInvalid):
 		httpjson.Error(w, http.StatusBadRequest, "INVALID_TIME_INTERVAL", err.Error(), false)
 	case errors.Is(err, ErrNotFound):
-		httpjson.Error(w, http.StatusNotFound, "NOT_FOUND", "time interval not found: "+strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": "), false)
+		httpjson.NotFound(w, "time interval", err, ErrNotFound)
 	case errors.Is(err, ErrExists):
 		httpjson.Error(w, http.StatusConflict, "ALREADY_EXISTS", "time interval already exists: "+strings.TrimPrefix(err.Error(), ErrExists.Error()+": "), false)
-	case errors.Is(err, state.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		httpjson.Error(w, http.StatusServiceUnavailable, "STATE_UNAVAILABLE", err.Error(), true)
 	default:
-		httpjson.Error(w, http.StatusInternalServerError, "INTERNAL", err.Error(), false)
+		httpjson.StoreError(w, err)
 	}
 }

@@ -20,6 +20,7 @@ const (
 	DefaultBatchSize     = 500
 	DefaultFlushInterval = 100 * time.Millisecond
 	DefaultRetryBackoff  = 100 * time.Millisecond
+	DefaultConcurrency   = 2
 )
 
 // WriterOptions configures a Writer. Zero values take the defaults.
@@ -43,6 +44,10 @@ type WriterOptions struct {
 	// RetryBackoff is the first wait after a failed batch; it doubles on
 	// every further failure up to 64 times itself. Default 100ms.
 	RetryBackoff time.Duration
+	// Concurrency is the most batches being stored at once, each by its own
+	// Append call. Batches may then complete out of order; Flush still
+	// waits for every record queued before it. Default 2.
+	Concurrency int
 }
 
 // Writer appends audit records to a Store asynchronously and in batches
@@ -50,8 +55,10 @@ type WriterOptions struct {
 //
 // Records go into a bounded FIFO queue. One background goroutine takes up to
 // BatchSize records at a time, as soon as a batch is full or FlushInterval
-// after the first record of a partial batch, and appends them. A batch that
-// fails is retried with exponential backoff for as long as the writer runs:
+// after the first record of a partial batch, and hands the batch to one of
+// Concurrency storing goroutines, which appends it; while all of them are
+// busy the queue fills, so the next batch is full when one is free. A batch
+// that fails is retried with exponential backoff for as long as the writer runs:
 // it is never dropped, and since Append is idempotent on record id a retry
 // never duplicates. While the store is failing the queue fills, and Write
 // then blocks (back-pressure) until there is room or its context is done.
@@ -67,18 +74,22 @@ type Writer struct {
 
 	// ctx is the writer's own lifetime; it is cancelled when Close gives up,
 	// which stops retries and abandons what is left.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wake   chan struct{} // pokes the worker; capacity 1
-	done   chan struct{} // closed when the worker has returned
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wake    chan struct{} // pokes the worker; capacity 1
+	done    chan struct{} // closed when the worker and every storer have returned
+	free    chan []Record // batch buffers not in use; taking one is a storing slot
+	storers sync.WaitGroup
 
 	mu          sync.Mutex
 	ring        []Record // pending records: ring[head], …, ring[head+n-1] (mod len)
 	head, n     int
-	inflight    int    // records taken by the worker, not yet settled
-	enqueued    uint64 // records ever accepted
-	settled     uint64 // records stored (or abandoned), in acceptance order
-	flushTarget uint64 // a Flush waits for settled >= this: write partial batches now
+	inflight    int      // records taken by the worker, not yet settled
+	enqueued    uint64   // records ever accepted
+	taken       uint64   // records ever taken from the queue into a batch
+	starts      []uint64 // acceptance number of the first record of each batch in flight
+	settled     uint64   // every record numbered below this is stored (or abandoned)
+	flushTarget uint64   // a Flush waits for settled >= this: write partial batches now
 	closing     bool
 	exited      bool
 	lost        int           // records abandoned by a Close that gave up
@@ -105,6 +116,9 @@ func NewWriter(store Store, opts WriterOptions) *Writer {
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = DefaultRetryBackoff
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -128,6 +142,10 @@ func NewWriter(store Store, opts WriterOptions) *Writer {
 		return w
 	}
 	w.ring = make([]Record, opts.QueueSize)
+	w.free = make(chan []Record, opts.Concurrency)
+	for range opts.Concurrency {
+		w.free <- nil // allocated on first use
+	}
 	go w.run()
 	return w
 }
@@ -277,31 +295,57 @@ func (w *Writer) poke() {
 	}
 }
 
-// run is the worker: take a batch, store it (retrying), repeat.
+// run is the worker: wait for a free storing slot, take a batch, hand it
+// to a storer, repeat. When there is nothing more to take it waits for the
+// storers and settles what they could not store.
 func (w *Writer) run() {
 	defer close(w.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	batch := make([]Record, 0, w.opts.BatchSize)
 	for {
-		batch = w.next(batch[:0], timer)
-		if batch == nil {
+		var buf []Record
+		select {
+		case buf = <-w.free:
+		case <-w.ctx.Done():
+			w.finish()
 			return
 		}
-		w.store1(batch)
-		clear(batch) // let the records go
+		if buf == nil {
+			buf = make([]Record, 0, w.opts.BatchSize)
+		}
+		batch, start := w.next(buf[:0], timer)
+		if batch == nil {
+			w.free <- buf
+			w.finish()
+			return
+		}
+		w.storers.Add(1)
+		go func() {
+			defer w.storers.Done()
+			w.store1(batch, start)
+			clear(batch) // let the records go
+			w.free <- batch[:0]
+		}()
 	}
 }
 
-// next waits for a batch and takes it, or returns nil when the writer is
-// done (closing with nothing left, or given up).
-func (w *Writer) next(batch []Record, timer *time.Timer) []Record {
+// finish waits for the storers, then abandons whatever is left.
+func (w *Writer) finish() {
+	w.storers.Wait()
+	w.mu.Lock()
+	w.exit()
+}
+
+// next waits for a batch and takes it, returning it with the acceptance
+// number of its first record, or returns nil when the writer is done
+// (closing with nothing left, or given up).
+func (w *Writer) next(batch []Record, timer *time.Timer) ([]Record, uint64) {
 	w.mu.Lock()
 	// Wait for a first record.
 	for w.n == 0 {
 		if w.closing || w.ctx.Err() != nil {
-			w.exit()
-			return nil
+			w.mu.Unlock()
+			return nil, 0
 		}
 		w.mu.Unlock()
 		select {
@@ -313,7 +357,7 @@ func (w *Writer) next(batch []Record, timer *time.Timer) []Record {
 	// Give a partial batch up to FlushInterval to fill, unless someone is
 	// waiting for it.
 	timer.Reset(w.opts.FlushInterval)
-	for w.n < w.opts.BatchSize && !w.closing && w.flushTarget <= w.settled && w.ctx.Err() == nil {
+	for w.n < w.opts.BatchSize && !w.closing && w.flushTarget <= w.taken && w.ctx.Err() == nil {
 		w.mu.Unlock()
 		expired := false
 		select {
@@ -329,8 +373,8 @@ func (w *Writer) next(batch []Record, timer *time.Timer) []Record {
 	}
 	timer.Stop()
 	if w.ctx.Err() != nil {
-		w.exit()
-		return nil
+		w.mu.Unlock()
+		return nil, 0
 	}
 	k := min(w.n, w.opts.BatchSize)
 	for i := range k {
@@ -340,21 +384,26 @@ func (w *Writer) next(batch []Record, timer *time.Timer) []Record {
 	}
 	w.head = (w.head + k) % len(w.ring)
 	w.n -= k
-	w.inflight = k
+	w.inflight += k
+	start := w.taken
+	w.taken += uint64(k)
+	w.starts = append(w.starts, start)
 	w.mu.Unlock()
-	return batch
+	return batch, start
 }
 
 // exit abandons whatever is left and wakes everyone; the caller holds mu
-// and exit releases it.
+// and exit releases it. No storer is running.
 func (w *Writer) exit() {
 	if left := w.n + w.inflight; left > 0 {
 		w.lost += left
-		w.settled += uint64(left)
 		w.log.Error("audit records lost: writer closed before they could be stored", "count", left)
 		clear(w.ring)
 		w.n, w.inflight = 0, 0
 	}
+	w.taken = w.enqueued
+	w.starts = w.starts[:0]
+	w.settled = w.enqueued
 	w.exited = true
 	close(w.progress)
 	w.progress = make(chan struct{})
@@ -363,17 +412,29 @@ func (w *Writer) exit() {
 }
 
 // store1 appends one batch, retrying with backoff until it succeeds or the
-// writer gives up, then settles it.
-func (w *Writer) store1(batch []Record) {
+// writer gives up, then settles it. start is the acceptance number of its
+// first record.
+func (w *Writer) store1(batch []Record, start uint64) {
 	if !w.appendRetry(batch, 0) {
-		return // Close gave up; next() abandons the batch as inflight
+		return // Close gave up; finish() abandons the batch as inflight
 	}
 	w.m.batchSize.Observe(float64(len(batch)))
 	w.m.written.Add(float64(len(batch)))
 	w.mu.Lock()
-	w.settled += uint64(w.inflight)
-	w.inflight = 0
-	w.m.depth.Set(float64(w.n))
+	w.inflight -= len(batch)
+	// Settled is the first record of the oldest batch still in flight (or
+	// everything taken): batches may complete out of order.
+	low := w.taken
+	for i := 0; i < len(w.starts); i++ {
+		if w.starts[i] == start {
+			w.starts = append(w.starts[:i], w.starts[i+1:]...)
+			i--
+			continue
+		}
+		low = min(low, w.starts[i])
+	}
+	w.settled = low
+	w.m.depth.Set(float64(w.n + w.inflight))
 	close(w.progress)
 	w.progress = make(chan struct{})
 	close(w.space)

@@ -412,3 +412,130 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus
 	t.Fatalf("metric %s not found", name)
 	return nil
 }
+
+// gateStore blocks Append for any batch holding a gated record id until
+// its gate is opened; other batches are stored at once.
+type gateStore struct {
+	countingStore
+	gates   map[string]chan struct{}
+	mu2     sync.Mutex
+	active  int // Append calls in progress
+	maxSeen int
+}
+
+func (s *gateStore) Append(ctx context.Context, rs []audit.Record) error {
+	s.mu2.Lock()
+	s.active++
+	s.maxSeen = max(s.maxSeen, s.active)
+	s.mu2.Unlock()
+	defer func() {
+		s.mu2.Lock()
+		s.active--
+		s.mu2.Unlock()
+	}()
+	for _, r := range rs {
+		if g := s.gates[r.ID]; g != nil {
+			select {
+			case <-g:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return s.countingStore.Append(ctx, rs)
+}
+
+func TestWriterStoresConcurrencyBatchesAtOnce(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		t.Run(fmt.Sprintf("concurrency=%d", k), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := &gateStore{countingStore: *newCountingStore(), gates: map[string]chan struct{}{}}
+				gate := make(chan struct{})
+				all := ids("r", 50)
+				for i := 0; i < len(all); i += 10 {
+					s.gates[all[i]] = gate // every batch waits
+				}
+				w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 50, BatchSize: 10, Concurrency: k})
+				write(t, w, all...)
+				synctest.Wait()
+				s.mu2.Lock()
+				active := s.active
+				s.mu2.Unlock()
+				if active != k {
+					t.Errorf("%d batches in flight, want %d", active, k)
+				}
+				if d := w.Depth(); d != 50 {
+					t.Errorf("Depth = %d, want 50", d)
+				}
+				close(gate)
+				if err := w.Flush(t.Context()); err != nil {
+					t.Fatalf("Flush: %v", err)
+				}
+				s.check(t, all)
+				if s.maxSeen != k {
+					t.Errorf("at most %d batches were in flight, want %d", s.maxSeen, k)
+				}
+				if err := w.Close(t.Context()); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// A later batch that is stored first must not let Flush return before an
+// earlier one.
+func TestWriterFlushWaitsForAnEarlierSlowBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &gateStore{countingStore: *newCountingStore(), gates: map[string]chan struct{}{}}
+		slow := make(chan struct{})
+		s.gates["r00000"] = slow // the first batch
+		w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 100, BatchSize: 5, Concurrency: 4})
+		all := ids("r", 15)
+		write(t, w, all...)
+		flushed := make(chan error, 1)
+		go func() { flushed <- w.Flush(t.Context()) }()
+		synctest.Wait()
+		if n := s.stored(); n != 10 {
+			t.Fatalf("%d records stored while the first batch is stuck, want 10", n)
+		}
+		select {
+		case err := <-flushed:
+			t.Fatalf("Flush returned (%v) before the first batch was stored", err)
+		default:
+		}
+		if d := w.Depth(); d != 5 {
+			t.Errorf("Depth = %d, want 5 (the stuck batch)", d)
+		}
+		close(slow)
+		if err := <-flushed; err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		s.check(t, all)
+		_ = w.Close(t.Context())
+	})
+}
+
+// Close gives up on every batch still in flight and counts them all lost.
+func TestWriterCloseGivesUpOnEveryBatchInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newCountingStore()
+		s.failAll = true
+		w := audit.NewWriter(s, audit.WriterOptions{QueueSize: 100, BatchSize: 3, Concurrency: 3})
+		write(t, w, ids("r", 20)...)
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		err := w.Close(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "20 records") {
+			t.Fatalf("Close with a failing store = %v, want DeadlineExceeded naming 20 records", err)
+		}
+		synctest.Wait()
+		if err := w.Flush(t.Context()); !errors.Is(err, audit.ErrWriterClosed) || !strings.Contains(err.Error(), "20 records") {
+			t.Fatalf("Flush after a Close that gave up = %v, want ErrWriterClosed naming 20 records", err)
+		}
+		if d := w.Depth(); d != 0 {
+			t.Fatalf("Depth after giving up = %d, want 0", d)
+		}
+	})
+}

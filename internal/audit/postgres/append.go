@@ -18,6 +18,7 @@ import (
 // statements are the store's SQL texts that do not depend on the query.
 type statements struct {
 	insert        string
+	copy          string
 	getByID       string
 	getByActionID string
 	cleanup       string
@@ -54,6 +55,7 @@ func newStatements(table string) statements {
 	b.WriteString(")\nON CONFLICT (id) DO NOTHING")
 	return statements{
 		insert:        b.String(),
+		copy:          copySQL(table),
 		getByID:       fmt.Sprintf("SELECT %s FROM %s WHERE id = $1", selectCols, table),
 		getByActionID: fmt.Sprintf("SELECT %s FROM %s WHERE action_id = $1 ORDER BY dispatched_at DESC, id DESC LIMIT 1", selectCols, table),
 		cleanup: fmt.Sprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT %d))",
@@ -110,6 +112,11 @@ var (
 // the batch) skipped. Either every new record is stored or none is. A
 // record PostgreSQL cannot hold fails the whole call with ErrInvalidRecord
 // before anything is sent.
+//
+// A batch of copyMinRecords or more goes first as one binary COPY, which
+// costs the server much less per row than INSERT … SELECT FROM unnest; if
+// COPY hits an id that is already stored it stores nothing, and the batch
+// is sent again as the INSERT … ON CONFLICT (id) DO NOTHING.
 func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 	if len(records) == 0 {
 		return nil
@@ -120,6 +127,15 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 	}
 	octx, cancel := s.op(ctx)
 	defer cancel()
+	if len(records) >= copyMinRecords {
+		err := s.copyAppend(octx, b, len(records))
+		if err == nil {
+			return nil
+		}
+		if !uniqueViolation(err) {
+			return s.fail(ctx, fmt.Sprintf("copy %d records to %s", len(records), s.table), err)
+		}
+	}
 	if _, err := s.pool.Exec(octx, s.sql.insert, b.args()...); err != nil {
 		return s.fail(ctx, fmt.Sprintf("append %d records to %s", len(records), s.table), err)
 	}

@@ -176,14 +176,19 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 		}
 		batch := int(cfg.Audit.BatchSize)
 		if batch == 0 {
-			batch = 500
-			if cfg.Audit.Backend == "clickhouse" {
+			switch cfg.Audit.Backend {
+			case "postgres":
+				batch = 2000
+			case "clickhouse":
 				batch = 5000
+			default:
+				batch = 500
 			}
 		}
 		a.writer = audit.NewWriter(store, audit.WriterOptions{
 			QueueSize:     int(cfg.Audit.QueueSize),
 			BatchSize:     batch,
+			Concurrency:   int(cfg.Audit.WriteConcurrency),
 			FlushInterval: time.Duration(cfg.Audit.FlushIntervalMs) * time.Millisecond,
 			Sync:          cfg.Audit.Sync,
 			Logger:        o.Logger,

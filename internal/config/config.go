@@ -154,12 +154,18 @@ type Audit struct {
 	PoolSize         uint64 `toml:"pool_size"`
 	ConnectTimeoutMs uint64 `toml:"connect_timeout_ms"`
 	OpTimeoutMs      uint64 `toml:"op_timeout_ms"`
-	// Asynchronous writer tuning (D21). Go extensions.
+	// Asynchronous writer tuning (D21). Go extensions. QueueSize bounds the
+	// records accepted and not yet stored (default 50000, room for several
+	// batches in flight plus the next ones filling).
 	QueueSize uint64 `toml:"queue_size"`
-	// BatchSize 0 means the backend's default: 500, or 5000 for ClickHouse
-	// where each INSERT costs tens of milliseconds whatever its size.
+	// BatchSize 0 means the backend's default: 2000 for PostgreSQL (one
+	// COPY each), 5000 for ClickHouse (each INSERT costs tens of
+	// milliseconds whatever its size), 500 otherwise.
 	BatchSize       uint64 `toml:"batch_size"`
 	FlushIntervalMs uint64 `toml:"flush_interval_ms"`
+	// WriteConcurrency is the most batches being stored at once; 0 means
+	// the writer's default (2).
+	WriteConcurrency uint64 `toml:"write_concurrency"`
 }
 
 // AuditRedact is [audit.redact].
@@ -389,8 +395,8 @@ func Defaults() *Config {
 			CleanupIntervalSeconds: 3600,
 			StorePayload:           true,
 			Redact:                 AuditRedact{Placeholder: "[REDACTED]"},
-			QueueSize:              10000,
-			BatchSize:              0, // backend default: 500, ClickHouse 5000
+			QueueSize:              50000,
+			BatchSize:              0, // backend default: PostgreSQL 2000, ClickHouse 5000, else 500
 			FlushIntervalMs:        100,
 		},
 		Executor: Executor{

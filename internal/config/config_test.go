@@ -108,7 +108,7 @@ func TestFullExample(t *testing.T) {
 		Enabled: true, Backend: "postgres", URL: "postgres://acteon:s3cret@db.internal/acteon",
 		Prefix: "audit_", TTLSeconds: ptr(uint64(604800)), CleanupIntervalSeconds: 600,
 		Redact:    AuditRedact{Enabled: true, Fields: []string{"password", "token", "ssn"}, Placeholder: "***"},
-		QueueSize: 10000, BatchSize: 0, FlushIntervalMs: 100,
+		QueueSize: 50000, BatchSize: 0, FlushIntervalMs: 100,
 	}, cfg.Audit); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
 	}
@@ -227,7 +227,8 @@ func TestDefaults(t *testing.T) {
 		{"audit.store_payload", got.Audit.StorePayload, true},
 		{"audit.sync", got.Audit.Sync, false},
 		{"audit.redact.placeholder", got.Audit.Redact.Placeholder, "[REDACTED]"},
-		{"audit.queue_size", got.Audit.QueueSize, uint64(10000)},
+		{"audit.queue_size", got.Audit.QueueSize, uint64(50000)},
+		{"audit.write_concurrency", got.Audit.WriteConcurrency, uint64(0)},
 		{"audit.batch_size", got.Audit.BatchSize, uint64(0)},
 		{"audit.flush_interval_ms", got.Audit.FlushIntervalMs, uint64(100)},
 		{"rules.watch (no [rules])", got.Rules.WatchEnabled(), false},
@@ -733,5 +734,15 @@ func TestSyntaxErrorUnwrapsToParseError(t *testing.T) {
 	}
 	if !strings.Contains(pe.ErrorWithPosition(), "At line") {
 		t.Errorf("ErrorWithPosition() = %q", pe.ErrorWithPosition())
+	}
+}
+
+func TestAuditWriterTuning(t *testing.T) {
+	cfg, _, err := Parse([]byte("[audit]\nenabled = true\nqueue_size = 80000\nbatch_size = 4000\nwrite_concurrency = 3\n"), "acteon.toml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if a := cfg.Audit; a.QueueSize != 80000 || a.BatchSize != 4000 || a.WriteConcurrency != 3 {
+		t.Fatalf("queue_size, batch_size, write_concurrency = %d, %d, %d; want 80000, 4000, 3", a.QueueSize, a.BatchSize, a.WriteConcurrency)
 	}
 }

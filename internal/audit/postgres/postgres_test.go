@@ -168,6 +168,13 @@ func TestOperationsReportUnavailable(t *testing.T) {
 		run  func() error
 	}{
 		{"Append", func() error { return s.Append(ctx, []audit.Record{testRecord("during", 0)}) }},
+		{"Append (COPY)", func() error {
+			var rs []audit.Record
+			for i := range 2 * copyMinRecords {
+				rs = append(rs, testRecord(fmt.Sprintf("during-%d", i), 0))
+			}
+			return s.Append(ctx, rs)
+		}},
 		{"GetByID", func() error { _, err := s.GetByID(ctx, "before"); return err }},
 		{"GetByActionID", func() error { _, err := s.GetByActionID(ctx, "action-before"); return err }},
 		{"Query offset", func() error { _, err := s.Query(ctx, audit.Query{}); return err }},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/acteon/acteon-go/action"
+	"github.com/acteon/acteon-go/internal/audit"
+	auditmem "github.com/acteon/acteon-go/internal/audit/memory"
 	"github.com/acteon/acteon-go/internal/executor"
 	"github.com/acteon/acteon-go/internal/provider"
 	"github.com/acteon/acteon-go/internal/provider/sim"
@@ -137,4 +139,27 @@ func BenchmarkDispatchParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDispatchAudit: the no-rules dispatch plus building and queueing
+// its audit record (memory audit store, asynchronous writer).
+func BenchmarkDispatchAudit(b *testing.B) {
+	ctx := context.Background()
+	gw := benchGateway(b, "", sim.WithoutCapture())
+	store := auditmem.New(auditmem.Options{})
+	w := audit.NewWriter(store, audit.WriterOptions{QueueSize: 50000})
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	gw.audit, gw.storePay, gw.auditTTL = w, true, time.Hour
+	acts := make([]*action.Action, 4096)
+	for i := range acts {
+		acts[i] = benchAction()
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := gw.Dispatch(ctx, acts[i&4095], Caller{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

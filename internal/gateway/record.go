@@ -7,6 +7,7 @@ import (
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/audit"
+	"github.com/acteon/acteon-go/internal/jsonw"
 	"github.com/acteon/acteon-go/internal/rules"
 )
 
@@ -112,15 +113,15 @@ func outcomeDetails(o *action.Outcome, attempts int) json.RawMessage {
 		return b
 	case action.OutcomeSuppressed:
 		b = append(b, `{"rule":`...)
-		b = appendJSONString(b, o.Rule)
+		b = jsonw.AppendString(b, o.Rule)
 		return append(b, '}')
 	case action.OutcomeRerouted:
 		b = append(b, `{"attempts":`...)
 		b = strconv.AppendInt(b, int64(attempts), 10)
 		b = append(b, `,"new_provider":`...)
-		b = appendJSONString(b, o.NewProvider)
+		b = jsonw.AppendString(b, o.NewProvider)
 		b = append(b, `,"original_provider":`...)
-		b = appendJSONString(b, o.OriginalProvider)
+		b = jsonw.AppendString(b, o.OriginalProvider)
 		return append(b, '}')
 	case action.OutcomeThrottled:
 		b = append(b, `{"retry_after_secs":`...)
@@ -148,19 +149,4 @@ func outcomeDetails(o *action.Outcome, attempts int) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	return out
-}
-
-// appendJSONString appends s as a JSON string. Plain printable ASCII is
-// copied as is; anything else goes through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"errors"
+	"github.com/acteon/acteon-go/internal/jsonw"
 	"strconv"
 )
 
@@ -50,35 +51,9 @@ func quoteIdent(s string) string {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string for a JSONEachRow body.
-// Quote, backslash and control bytes are escaped; every other byte is
-// copied as is. ClickHouse stores the bytes of a JSON string verbatim, so
-// unlike encoding/json this keeps invalid UTF-8 exactly.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// ClickHouse stores the bytes of a JSON string verbatim, so jsonw keeps
+// invalid UTF-8 exactly, unlike encoding/json.
+func appendJSONString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // appendJSONBytes is appendJSONString for a byte slice.
 func appendJSONBytes(b, s []byte) []byte {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/acteon/acteon-go/internal/jsonw"
 	"math"
 	"strings"
 	"time"
@@ -317,34 +318,8 @@ func metadataJSON(m map[string]string) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// appendJSONString appends v, valid UTF-8 without NUL, as a JSON string.
-func appendJSONString(out []byte, v string) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	start := 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		out = append(out, v[start:i]...)
-		switch c {
-		case '"', '\\':
-			out = append(out, '\\', c)
-		case '\n':
-			out = append(out, '\\', 'n')
-		case '\t':
-			out = append(out, '\\', 't')
-		case '\r':
-			out = append(out, '\\', 'r')
-		default:
-			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	out = append(out, v[start:]...)
-	return append(out, '"')
-}
+// appendJSONString appends v as a JSON string.
+func appendJSONString(out []byte, v string) []byte { return jsonw.AppendString(out, v) }
 
 func attachmentsJSON(as []json.RawMessage) ([]byte, error) {
 	if len(as) == 0 {

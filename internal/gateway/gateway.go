@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,7 +106,10 @@ type Gateway struct {
 	gates    []Gate
 	verdicts map[action.VerdictKind]VerdictHandler
 
-	inflight sync.WaitGroup
+	// inflight counts running dispatches; closing refuses new ones. A
+	// dispatch increments before it checks closing, so Drain never misses
+	// one that got past the check.
+	inflight atomic.Int64
 	closing  atomic.Bool
 }
 
@@ -190,14 +192,16 @@ type Caller struct {
 // is done.
 func (g *Gateway) Drain(ctx context.Context) error {
 	g.closing.Store(true)
-	done := make(chan struct{})
-	go func() { g.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("gateway: drain: %w", ctx.Err())
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for g.inflight.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: drain: %d dispatches still running: %w", g.inflight.Load(), ctx.Err())
+		}
 	}
+	return nil
 }
 
 // DryRun evaluates the rules for a and reports what would happen, without
@@ -221,11 +225,11 @@ func (g *Gateway) DryRun(ctx context.Context, a *action.Action) action.Outcome {
 // means no decision could be taken (see the Err* values); nothing was
 // delivered and no audit record was written.
 func (g *Gateway) Dispatch(ctx context.Context, a *action.Action, caller Caller) (action.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
 	if g.closing.Load() {
 		return action.Outcome{}, ErrShuttingDown
 	}
-	g.inflight.Add(1)
-	defer g.inflight.Done()
 
 	g.metrics.inc(cDispatched)
 	start := g.clock.Now()

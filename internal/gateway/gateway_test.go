@@ -473,3 +473,31 @@ func TestMetricsRegisterBesideBreakerMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Drain waits for running dispatches and then refuses new ones.
+func TestDrainWaitsThenRefuses(t *testing.T) {
+	slow := sim.NewRecording("slow", sim.WithDelay(200*time.Millisecond))
+	h := newHarness(t, "", slow)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.gw.Dispatch(context.Background(), base(func(a *action.Action) { a.Provider = "slow" }), Caller{})
+		done <- err
+	}()
+	for h.gw.inflight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := h.gw.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The provider records a call when it has answered: Drain returned only
+	// after the running dispatch got its answer.
+	if n := len(slow.Calls()); n != 1 {
+		t.Fatal("Drain returned before the running dispatch finished")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the running dispatch should finish: %v", err)
+	}
+	if _, err := h.gw.Dispatch(context.Background(), base(nil), Caller{}); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("after Drain: %v, want ErrShuttingDown", err)
+	}
+}

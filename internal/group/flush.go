@@ -126,7 +126,7 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 			return FlushResult{}, false, fmt.Errorf("%w: flush %s", ErrContention, gk)
 		}
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := state.ConflictBackoff(ctx, attempt); err != nil {
 				return FlushResult{}, false, err
 			}
 			e, err = m.st.GetVersioned(ctx, gk)

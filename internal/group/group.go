@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -130,19 +129,6 @@ func liveTTL(notifyAt int64, now time.Time) time.Duration {
 	return max(time.Duration(notifyAt-now.UnixMilli())*time.Millisecond, 0) + retainFor
 }
 
-// backoff sleeps a little before retrying a lost compare-and-swap.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(50*time.Microsecond)<<min(attempt, 6))) + 10*time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // IsGroupDispatch reports whether a is a group notification (payload
 // _group_dispatch = true).
 func IsGroupDispatch(a *action.Action) bool {
@@ -209,7 +195,7 @@ func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, ru
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := state.ConflictBackoff(ctx, attempt); err != nil {
 				return action.Outcome{}, err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -177,5 +178,21 @@ func AcquireLock(ctx context.Context, s Store, name string, ttl, wait time.Durat
 			return nil, ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// ConflictBackoff waits a short, jittered, growing delay before retry
+// number attempt of a read-modify-write that lost a CompareAndSwap race, so
+// that writers contending for one key spread out. It returns early with
+// ctx's error.
+func ConflictBackoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(50*time.Microsecond)<<min(attempt, 6))) + 10*time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -180,18 +179,6 @@ func timeoutKey(ns, tenant, fp string) state.Key {
 	return state.Key{Namespace: ns, Tenant: tenant, Kind: KindEventTimeout, ID: fp}
 }
 
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(50*time.Microsecond)<<min(attempt, 6))) + 10*time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // IsNotification reports whether a is a state or timeout notification
 // (payload _state_notification = true).
 func IsNotification(a *action.Action) bool {
@@ -281,7 +268,7 @@ func (e *Engine) apply(ctx context.Context, m *Machine, ns, tenant, fp string, n
 	nowMs := now.UnixMilli()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := state.ConflictBackoff(ctx, attempt); err != nil {
 				return change{}, err
 			}
 		}

@@ -196,7 +196,11 @@ func (s *Store) IncrementWindow(ctx context.Context, key state.Key, window time.
 	if err != nil {
 		return 0, 0, s.wrap(ctx, "increment window "+key.String(), err)
 	}
-	return n, max(left, 0), nil
+	// now() is the time the statement started: one that waited on the row
+	// lock behind the statement that opened the window sees an expiry up
+	// to that wait beyond now()+window. No window has more than its length
+	// left.
+	return n, min(max(left, 0), window), nil
 }
 
 // execIncrementWindow runs one IncrementWindow batch.

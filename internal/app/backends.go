@@ -40,7 +40,7 @@ func openState(ctx context.Context, c config.State, clk clock.Clock, log *slog.L
 	case "redis":
 		return stateredis.New(ctx, stateredis.Config{
 			URL: url, Prefix: c.Prefix, PoolSize: int(c.PoolSize),
-			DialTimeout: ms(c.ConnectTimeoutMs), OpTimeout: ms(c.OpTimeoutMs),
+			DialTimeout: ms(c.ConnectTimeoutMs), OpTimeout: ms(c.OpTimeoutMs), Logger: log,
 		})
 	case "postgres":
 		return statepg.New(ctx, statepg.Config{

@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strings"
@@ -44,6 +45,12 @@ type Config struct {
 	// MaxBatch caps the number of commands sent in one pipeline. Default
 	// 512.
 	MaxBatch int `toml:"max_batch"`
+	// Logger receives the Redis client's own messages (dial failures,
+	// dropped connections) at debug level: the store reports every failed
+	// operation through its errors, which callers log. Nil discards them.
+	// The client library has one process-wide logger, so the last store
+	// created decides where they go.
+	Logger *slog.Logger `toml:"-"`
 }
 
 // withDefaults returns c with every zero field set to its default.

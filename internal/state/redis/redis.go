@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -70,6 +71,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		opt.PipelinePoolSize = cfg.Pipelines + 1
 	}
 
+	goredis.SetLogger(clientLogger{cfg.Logger})
 	client := goredis.NewClient(opt)
 	s := &Store{
 		client:      client,
@@ -516,4 +518,16 @@ func (l *lock) Held(ctx context.Context) (bool, error) {
 	}
 	v, _ := cmd.Text()
 	return v == l.owner, nil
+}
+
+// clientLogger routes the Redis client's messages to a slog.Logger at
+// debug level (see Config.Logger); without one they are dropped instead of
+// going to the standard logger's stderr.
+type clientLogger struct{ log *slog.Logger }
+
+func (l clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l.log == nil || !l.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "state/redis")
 }

@@ -24,7 +24,8 @@ a table (or JSON lines). Modes, combinable; with none, one throughput row:
                       64 in flight), plus each backend's bare round trip
   --dedup-accuracy    20 concurrent dispatches with one dedup_key, 100 rounds,
                       per state backend (all reachable ones unless --state)
-  --memory            heap per rule, dedup key and audit record; idle process
+  --memory            heap per rule, dedup key, event group, grouped event and
+                      audit record; idle process
   --target URL        the workload over HTTP against a running server
 
 Backend addresses come from --postgres-url, --redis-url, --clickhouse-url and

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -285,14 +286,14 @@ func TestMemoryTable(t *testing.T) {
 	for _, m := range rows {
 		byName[m.Component] = m
 	}
-	for _, c := range []string{ComponentIdle, ComponentRule, ComponentDedupKey, ComponentAuditRecord} {
+	for _, c := range []string{ComponentIdle, ComponentRule, ComponentDedupKey, ComponentGroup, ComponentGroupEvent, ComponentAuditRecord} {
 		m, ok := byName[c]
-		if !ok || m.Unavailable != "" || m.Bytes <= 0 {
-			t.Errorf("%s: %+v", c, m)
+		if !ok || m.Unavailable != "" || !(m.Bytes > 0) || math.IsInf(m.Bytes, 0) {
+			t.Errorf("%s: want a measured, positive, finite figure, got %+v", c, m)
 		}
 	}
-	if byName[ComponentGroup].Unavailable == "" {
-		t.Errorf("groups are not implemented, but the row says %+v", byName[ComponentGroup])
+	if g, e := byName[ComponentGroup], byName[ComponentGroupEvent]; g.N != 2000 || e.N != 2000*groupEvents {
+		t.Errorf("group rows count %d groups and %d events, want 2000 and %d", g.N, e.N, 2000*groupEvents)
 	}
 	var buf bytes.Buffer
 	p, _ := NewPrinter(&buf, JSON)
@@ -300,7 +301,7 @@ func TestMemoryTable(t *testing.T) {
 		p.Memory(m)
 	}
 	for _, m := range jsonLines(t, buf.String()) {
-		hasKeys(t, m, "kind", "component", "n", "upstream")
+		hasKeys(t, m, "kind", "component", "n", "upstream", "bytes", "detail")
 	}
 }
 

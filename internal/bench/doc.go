@@ -18,7 +18,7 @@
 //     ClickHouse SELECT 1, DynamoDB ListTables).
 //   - DedupAccuracy: 20 concurrent dispatches with one dedup_key over N
 //     nodes (the simulation harness), repeated.
-//   - Memory: heap bytes per rule, dedup key and audit record, and the idle
-//     process.
+//   - Memory: heap bytes per rule, dedup key, open event group, grouped
+//     event and audit record, and the idle process.
 //   - Target: the same workload over HTTP against any compatible server.
 package bench

@@ -68,5 +68,6 @@ var UpstreamMemory = map[string]string{
 	ComponentRule:        "~1 KB",
 	ComponentDedupKey:    "~200 bytes",
 	ComponentGroup:       "~1 KB + 200 bytes/event",
+	ComponentGroupEvent:  "~200 bytes",
 	ComponentAuditRecord: "~2 KB",
 }

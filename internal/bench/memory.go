@@ -15,6 +15,7 @@ import (
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/app"
 	"github.com/acteon/acteon-go/internal/config"
+	"github.com/acteon/acteon-go/internal/gateway"
 	"github.com/acteon/acteon-go/internal/provider"
 	"github.com/acteon/acteon-go/internal/rules"
 )
@@ -25,6 +26,7 @@ const (
 	ComponentRule        = "per active rule"
 	ComponentDedupKey    = "per cached dedup key"
 	ComponentGroup       = "per event group"
+	ComponentGroupEvent  = "per grouped event"
 	ComponentAuditRecord = "per audit record (in-memory)"
 )
 
@@ -58,7 +60,8 @@ func (m MemoryRow) MarshalJSON() ([]byte, error) {
 }
 
 // Memory measures the seed's memory table: the idle process, then the live
-// heap added by n rules, n dedup keys and n in-memory audit records (heap
+// heap added by n rules, n dedup keys, n open event groups, the events
+// grouped into them, and n in-memory audit records (heap
 // after two garbage collections, before and after creating them). Run it
 // first in a fresh process: the idle figure is the whole process.
 func (r *Runner) Memory(ctx context.Context, n int) []MemoryRow {
@@ -69,8 +72,7 @@ func (r *Runner) Memory(ctx context.Context, n int) []MemoryRow {
 	rows = append(rows, r.idle())
 	rows = append(rows, r.perRule(n))
 	rows = append(rows, r.perDedupKey(ctx, n))
-	rows = append(rows, MemoryRow{Component: ComponentGroup,
-		Unavailable: "the group verdict is not carried out by this build (the gateway answers 501 Not Implemented)"})
+	rows = append(rows, r.perGroup(ctx, n)...)
 	rows = append(rows, r.perAuditRecord(ctx, n))
 	return rows
 }
@@ -204,6 +206,97 @@ func (r *Runner) perDedupKey(ctx context.Context, n int) MemoryRow {
 	row.Detail = "memory state entry per dedup_key (\"order-%08d\", TTL 60 s), as left by deduplicated dispatches"
 	runtime.KeepAlive(a)
 	return row
+}
+
+// groupEvents is how many further events perGroup adds to each open group
+// (within the default max_group_size of 100, so none is dropped).
+const groupEvents = 10
+
+// perGroup measures the group verdict on memory state: n dispatches that
+// open n groups (bytes per open group, with its first event), then
+// groupEvents more dispatches into each of them (bytes per grouped event).
+// group_wait is an hour, so nothing is flushed meanwhile.
+func (r *Runner) perGroup(ctx context.Context, n int) []MemoryRow {
+	g := MemoryRow{Component: ComponentGroup, N: n}
+	e := MemoryRow{Component: ComponentGroupEvent, N: n * groupEvents}
+	fail := func(why string) []MemoryRow {
+		g.Unavailable, e.Unavailable = why, why
+		return []MemoryRow{g, e}
+	}
+	a, err := r.memApp("")
+	if err != nil {
+		return fail(firstLine(err))
+	}
+	defer a.Close(context.Background())
+	const y = `rules: [{name: bench-group, priority: 1, condition: {field: action.action_type, eq: bulk}, ` +
+		`action: {type: group, group_by: [metadata.group], group_wait_seconds: 3600}}]`
+	rs, _, err := rules.ParseFile("bench.yaml", []byte(y), rules.Options{})
+	if err != nil {
+		return fail(firstLine(err))
+	}
+	set, err := rules.NewSet(rs)
+	if err != nil {
+		return fail(firstLine(err))
+	}
+	a.Gateway.SwapRules(set)
+	gm := a.Groups()
+	if gm == nil {
+		return fail("this build has no group manager")
+	}
+	// mk builds count actions of group prefix-i (i < groups), payload
+	// {"seq": i}.
+	mk := func(prefix string, groups, count int) []*action.Action {
+		acts := buildActions(count)
+		for i, x := range acts {
+			x.Metadata = map[string]string{"group": fmt.Sprintf("%s-%08d", prefix, i%groups)}
+		}
+		return acts
+	}
+	// dispatch returns "" when every action was grouped.
+	dispatch := func(acts []*action.Action) string {
+		for _, x := range acts {
+			out, err := a.Gateway.Dispatch(ctx, x, gateway.Caller{})
+			if err != nil {
+				return firstLine(err)
+			}
+			if out.Kind != action.OutcomeGrouped {
+				return fmt.Sprintf("expected a grouped outcome, got %s", out.Kind)
+			}
+		}
+		return ""
+	}
+	if why := dispatch(mk("warm", 10, 100)); why != "" {
+		return fail(why)
+	}
+	// As for dedup keys, the actions are built after each reading, so
+	// that they are garbage at the next one.
+	h0 := liveHeap()
+	if why := dispatch(mk("g", n, n)); why != "" {
+		return fail(why)
+	}
+	h1 := liveHeap()
+	if why := dispatch(mk("g", n, n*groupEvents)); why != "" {
+		return fail(why)
+	}
+	h2 := liveHeap()
+	groups, err := gm.List(ctx, func(ns, _ string) bool { return ns == benchNamespace })
+	if err != nil {
+		return fail(firstLine(err))
+	}
+	events := 0
+	for _, s := range groups {
+		events += s.EventCount
+	}
+	if len(groups) != n+10 || events != n*(1+groupEvents)+100 {
+		return fail(fmt.Sprintf("expected %d open groups holding %d events, found %d holding %d",
+			n+10, n*(1+groupEvents)+100, len(groups), events))
+	}
+	g.Bytes = perItem(h0, h1, n)
+	g.Detail = "open group (group_by metadata.group, group_wait 1 h) with its first event, payload {\"seq\": i}; memory state"
+	e.Bytes = perItem(h1, h2, n*groupEvents)
+	e.Detail = fmt.Sprintf("%d further events in each of those groups, payload {\"seq\": i}", groupEvents)
+	runtime.KeepAlive(a)
+	return []MemoryRow{g, e}
 }
 
 func (r *Runner) perAuditRecord(ctx context.Context, n int) MemoryRow {

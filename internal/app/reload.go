@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acteon/acteon-go/internal/api"
+	"github.com/acteon/acteon-go/internal/filewatch"
 	"github.com/acteon/acteon-go/internal/gateway"
 	"github.com/acteon/acteon-go/internal/rules"
 )
@@ -98,52 +98,11 @@ func (r *Reloader) watch(ctx context.Context) error {
 	if r.dir == "" {
 		return nil
 	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("rules watcher: %w", err)
-	}
-	if err := w.Add(r.dir); err != nil {
-		w.Close()
-		return fmt.Errorf("rules watcher: watch %s: %w", r.dir, err)
-	}
-	go func() {
-		defer w.Close()
-		var timer *time.Timer
-		fire := make(chan struct{}, 1)
-		for {
-			select {
-			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if !relevant(ev.Name) {
-					continue
-				}
-				if timer != nil {
-					timer.Stop()
-				}
-				timer = time.AfterFunc(500*time.Millisecond, func() {
-					select {
-					case fire <- struct{}{}:
-					default:
-					}
-				})
-			case <-fire:
-				_, _ = r.Reload("")
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				r.log.Warn("rules watcher error", "err", err)
-			}
-		}
-	}()
-	return nil
+	return filewatch.Watch(ctx, filewatch.Options{
+		Dir: r.dir, Match: relevant, Debounce: 500 * time.Millisecond,
+		OnChange: func() { _, _ = r.Reload("") },
+		Logger:   r.log, Name: "rules",
+	})
 }
 
 func relevant(name string) bool {

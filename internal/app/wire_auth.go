@@ -14,6 +14,7 @@ import (
 	"github.com/acteon/acteon-go/internal/api"
 	"github.com/acteon/acteon-go/internal/auth"
 	"github.com/acteon/acteon-go/internal/config"
+	"github.com/acteon/acteon-go/internal/filewatch"
 	"github.com/acteon/acteon-go/internal/ratelimit"
 )
 
@@ -142,12 +143,42 @@ func (w *authWiring) apply(o api.Options) api.Options {
 	return o
 }
 
-// startAuth starts the auth.toml watcher when [auth] watch is on.
+// startAuth starts the auth.toml watcher when [auth] watch is on and the
+// ratelimit.toml watcher when [rate_limit] watch is on.
 func (a *App) startAuth(ctx context.Context) error {
-	if a.auth == nil || a.auth.authn == nil || !a.Config.Auth.Watch {
+	if a.auth == nil {
 		return nil
 	}
-	return a.auth.authn.Watch(ctx)
+	if a.auth.authn != nil && a.Config.Auth.Watch {
+		if err := a.auth.authn.Watch(ctx); err != nil {
+			return err
+		}
+	}
+	if a.auth.limiter != nil && a.Config.RateLimit.Watch {
+		o := filewatch.File(a.Config.RateLimit.ConfigPath, func() { a.reloadRateLimits() })
+		o.Logger, o.Name = a.log, "rate_limit"
+		if err := filewatch.Watch(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reloadRateLimits loads ratelimit.toml again and swaps the limits in; a
+// file that does not load leaves the previous limits in force.
+func (a *App) reloadRateLimits() error {
+	path := a.Config.RateLimit.ConfigPath
+	rc, warns, err := ratelimit.LoadFile(path)
+	for _, w := range warns {
+		a.log.Warn("rate limit config warning", "file", path, "warning", w)
+	}
+	if err != nil {
+		a.log.Error("rate limit config reload failed; the previous limits stay in force", "file", path, "err", err)
+		return err
+	}
+	a.auth.limiter.Swap(rc)
+	a.log.Info("rate limits reloaded", "file", path)
+	return nil
 }
 
 // Authenticator returns the authenticator (nil when [auth] is disabled).

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,5 +139,56 @@ on_error = "deny"
 	// Another tenant is not affected.
 	if code, _, body := nodes[0].call(t, "key-admin-all", "POST", "/v1/dispatch", act("", "acme")); code != 200 {
 		t.Errorf("acme after globex is limited: %d %s", code, body)
+	}
+}
+
+// TestRateLimitFileHotReload: with [rate_limit] watch on (the default), a
+// changed ratelimit.toml applies without a restart, and a file that no
+// longer loads keeps the previous limits.
+func TestRateLimitFileHotReload(t *testing.T) {
+	limitsPath := filepath.Join(t.TempDir(), "ratelimit.toml")
+	limits := func(n int) string {
+		return fmt.Sprintf("[callers.default]\nrequests_per_window = %d\nwindow_seconds = 300\n", n)
+	}
+	writeAtomic(t, limitsPath, limits(3))
+	e := newAuthApp(t, fmt.Sprintf("[rate_limit]\nenabled = true\nconfig_path = %q\n", limitsPath),
+		authFile(t, "ratelimit-reload-jwt-secret-0123456789", ""))
+
+	get := func() (int, string) {
+		code, h, _ := e.call(t, "key-op-acme", "GET", "/v1/rules", "")
+		return code, h.Get("X-RateLimit-Limit")
+	}
+	for i := range 3 {
+		if code, lim := get(); code != 200 || lim != "3" {
+			t.Fatalf("request %d under limit 3: %d, X-RateLimit-Limit %q", i+1, code, lim)
+		}
+	}
+	if code, _ := get(); code != 429 {
+		t.Fatalf("4th request under limit 3: %d, want 429", code)
+	}
+
+	writeAtomic(t, limitsPath, limits(50))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, lim := get()
+		if code == 200 && lim == "50" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("limit 50 not applied 10 s after the file changed: %d, X-RateLimit-Limit %q", code, lim)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	writeAtomic(t, limitsPath, "[callers.default\nrequests_per_window = ")
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(e.logs.String(), "rate limit config reload failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload failure logged; logs:\n%s", e.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, lim := get(); code != 200 || lim != "50" {
+		t.Fatalf("after a bad file: %d, X-RateLimit-Limit %q; want the previous limit 50 in force", code, lim)
 	}
 }

@@ -7,17 +7,16 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/clock"
+	"github.com/acteon/acteon-go/internal/filewatch"
 	"github.com/acteon/acteon-go/internal/httpjson"
 	"github.com/acteon/acteon-go/internal/state"
 )
@@ -129,54 +128,9 @@ func (a *Authenticator) Reload() error {
 // done. The directory is watched, so editors that replace the file by
 // renaming are seen too.
 func (a *Authenticator) Watch(ctx context.Context) error {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("auth: watcher: %w", err)
-	}
-	dir := filepath.Dir(a.o.Path)
-	if err := w.Add(dir); err != nil {
-		w.Close()
-		return fmt.Errorf("auth: watch %s: %w", dir, err)
-	}
-	target := filepath.Clean(a.o.Path)
-	go func() {
-		defer w.Close()
-		var timer *time.Timer
-		fire := make(chan struct{}, 1)
-		for {
-			select {
-			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if filepath.Clean(ev.Name) != target {
-					continue
-				}
-				if timer != nil {
-					timer.Stop()
-				}
-				timer = time.AfterFunc(200*time.Millisecond, func() {
-					select {
-					case fire <- struct{}{}:
-					default:
-					}
-				})
-			case <-fire:
-				_ = a.Reload()
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				a.log.Warn("auth watcher error", "err", err)
-			}
-		}
-	}()
-	return nil
+	o := filewatch.File(a.o.Path, func() { _ = a.Reload() })
+	o.Logger, o.Name = a.log, "auth"
+	return filewatch.Watch(ctx, o)
 }
 
 // IsPublic reports whether a route needs no authentication (spec 01 §2.1):

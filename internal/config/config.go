@@ -304,6 +304,9 @@ type RateLimit struct {
 	// OnError is "allow" or "deny": what to do when the limiter's state
 	// backend fails.
 	OnError string `toml:"on_error"`
+	// Watch reloads the limits file when it changes (default true). A
+	// file that no longer loads keeps the previous limits.
+	Watch bool `toml:"watch"`
 }
 
 // TLS is the [tls] section: HTTPS for the API, optionally with client
@@ -440,6 +443,7 @@ func Defaults() *Config {
 		RateLimit: RateLimit{
 			ConfigPath: "ratelimit.toml",
 			OnError:    "allow",
+			Watch:      true,
 		},
 		TLS: TLS{Server: TLSServer{MinVersion: "1.2"}},
 	}

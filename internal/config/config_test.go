@@ -132,7 +132,7 @@ func TestFullExample(t *testing.T) {
 	if diff := cmp.Diff(Auth{Enabled: true, ConfigPath: filepath.Join(dir, "auth.toml")}, cfg.Auth); diff != "" {
 		t.Errorf("auth (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(RateLimit{Enabled: true, ConfigPath: "/etc/acteon/ratelimit.toml", OnError: "deny"}, cfg.RateLimit); diff != "" {
+	if diff := cmp.Diff(RateLimit{Enabled: true, ConfigPath: "/etc/acteon/ratelimit.toml", OnError: "deny", Watch: true}, cfg.RateLimit); diff != "" {
 		t.Errorf("rate_limit (-want +got):\n%s", diff)
 	}
 
@@ -270,6 +270,7 @@ func TestDefaults(t *testing.T) {
 		{"rate_limit.enabled", got.RateLimit.Enabled, false},
 		{"rate_limit.config_path", got.RateLimit.ConfigPath, "ratelimit.toml"},
 		{"rate_limit.on_error", got.RateLimit.OnError, "allow"},
+		{"rate_limit.watch", got.RateLimit.Watch, true},
 		{"providers", len(got.Providers), 0},
 		{"listen addr", got.ListenAddr(), "127.0.0.1:8080"},
 	}

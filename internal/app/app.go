@@ -66,8 +66,14 @@ type App struct {
 	handler     http.Handler
 	warnings    []rules.Warning
 	auth        *authWiring
-	mute        *muteWiring // silences, time intervals, inhibition (wire_mute.go)
-	events      *eventsPart // groups, state machines, background jobs (wire_events.go)
+	// breakerSync shares circuit breakers between nodes (nil when
+	// breakers are off or sync_interval_seconds = 0); breakerSyncDone is
+	// closed when it has stopped.
+	breakerSync       *executor.BreakerSync
+	breakerSyncDone   chan struct{}
+	breakerSyncCancel context.CancelFunc
+	mute              *muteWiring // silences, time intervals, inhibition (wire_mute.go)
+	events            *eventsPart // groups, state machines, background jobs (wire_events.go)
 }
 
 // Build constructs every component from cfg. It loads and compiles the
@@ -137,6 +143,10 @@ func Build(cfg *config.Config, o Options) (*App, error) {
 	if cfg.CircuitBreaker.Enabled {
 		breakers = executor.NewBreakers(breakerConfig(cfg), registry.Names(), o.Clock,
 			executor.WithBreakerRegisterer(reg), executor.WithBreakerLogger(o.Logger))
+		if every := cfg.CircuitBreaker.SyncIntervalSeconds; every > 0 {
+			a.breakerSync = &executor.BreakerSync{Breakers: breakers, Store: a.state,
+				Interval: time.Duration(every) * time.Second, OpTimeout: ms(cfg.State.OpTimeoutMs), Logger: o.Logger}
+		}
 	}
 	var dlq *executor.DLQ
 	if cfg.Executor.DLQEnabled {
@@ -276,6 +286,14 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.mute.start(ctx)
 	a.events.start(ctx)
+	if a.breakerSync != nil && a.breakerSyncDone == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		a.breakerSyncDone, a.breakerSyncCancel = make(chan struct{}), cancel
+		go func() {
+			defer close(a.breakerSyncDone)
+			a.breakerSync.Run(sctx)
+		}()
+	}
 	if err := a.startAuth(ctx); err != nil {
 		return err
 	}
@@ -392,6 +410,15 @@ func (a *App) Close(ctx context.Context) error {
 	if a.auditSt != nil {
 		if err := a.auditSt.Close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if a.breakerSyncDone != nil {
+		// It publishes what is pending as it stops; the store must still
+		// be open for that.
+		a.breakerSyncCancel()
+		select {
+		case <-a.breakerSyncDone:
+		case <-ctx.Done():
 		}
 	}
 	if a.state != nil && !a.sharedState {

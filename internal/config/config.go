@@ -206,6 +206,10 @@ type CircuitBreaker struct {
 	FailureThreshold       uint32 `toml:"failure_threshold"`
 	SuccessThreshold       uint32 `toml:"success_threshold"`
 	RecoveryTimeoutSeconds uint64 `toml:"recovery_timeout_seconds"`
+	// SyncIntervalSeconds is how often a node reads the breaker states
+	// other nodes shared through the state store (default 2; 0 keeps
+	// breakers per node). Local changes are shared as they happen.
+	SyncIntervalSeconds uint64 `toml:"sync_interval_seconds"`
 	// Providers holds per-provider overrides keyed by provider name.
 	Providers map[string]CircuitBreakerOverride `toml:"providers"`
 }
@@ -411,6 +415,7 @@ func Defaults() *Config {
 			FailureThreshold:       5,
 			SuccessThreshold:       2,
 			RecoveryTimeoutSeconds: 60,
+			SyncIntervalSeconds:    2,
 		},
 		Background: Background{
 			Enabled:                      true,

@@ -271,6 +271,7 @@ func TestDefaults(t *testing.T) {
 		{"rate_limit.config_path", got.RateLimit.ConfigPath, "ratelimit.toml"},
 		{"rate_limit.on_error", got.RateLimit.OnError, "allow"},
 		{"rate_limit.watch", got.RateLimit.Watch, true},
+		{"circuit_breaker.sync_interval_seconds", got.CircuitBreaker.SyncIntervalSeconds, uint64(2)},
 		{"providers", len(got.Providers), 0},
 		{"listen addr", got.ListenAddr(), "127.0.0.1:8080"},
 	}

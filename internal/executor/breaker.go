@@ -102,10 +102,12 @@ type BreakerInfo struct {
 
 // Breakers holds one circuit breaker per configured provider.
 //
-// State is in-process: with several gateway nodes, each node has its own
-// breaker per provider and opens it from the failures it sees itself.
-// (Upstream shares breaker state through the state store; we keep the hot
-// path free of state round trips, decision D15.)
+// Decisions are made in-process, without a state round trip (D15). With
+// several gateway nodes, BreakerSync shares the breakers through the state
+// store: a node that opens or closes a breaker (or trips or resets it by
+// the admin API) publishes it at once, off the dispatch path, and every
+// node adopts the newer open/closed state of its peers every sync
+// interval. Half-open probing stays per node.
 //
 // A breaker is Closed (everything passes; consecutive retryable failures
 // are counted and FailureThreshold of them open it), Open (nothing passes
@@ -122,6 +124,9 @@ type Breakers struct {
 	byName      map[string]*breaker
 	names       []string
 	transitions *prometheus.CounterVec
+	// changed is signalled (never blocking) when a breaker has a change
+	// to publish.
+	changed chan struct{}
 }
 
 type breaker struct {
@@ -137,9 +142,14 @@ type breaker struct {
 	successes    int
 	lastFailure  time.Time
 	probeStarted time.Time // zero: no probe in flight
-	toOpen       prometheus.Counter
-	toClosed     prometheus.Counter
-	toHalfOpen   prometheus.Counter
+	// changedAt is when the breaker last became open or closed, here or
+	// (adopted) on another node; dirty says a local change is waiting to
+	// be published (see BreakerSync).
+	changedAt  time.Time
+	dirty      bool
+	toOpen     prometheus.Counter
+	toClosed   prometheus.Counter
+	toHalfOpen prometheus.Counter
 }
 
 // BreakerOption configures Breakers.
@@ -176,9 +186,10 @@ func NewBreakers(cfg BreakerConfig, providers []string, c clock.Clock, opts ...B
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	b := &Breakers{
-		clock:  c,
-		log:    o.log.With("component", "circuit_breaker"),
-		byName: make(map[string]*breaker, len(providers)),
+		clock:   c,
+		log:     o.log.With("component", "circuit_breaker"),
+		byName:  make(map[string]*breaker, len(providers)),
+		changed: make(chan struct{}, 1),
 		transitions: promauto.With(o.reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "acteon_circuit_transitions_total",
 			Help: "Circuit breaker state transitions, by provider and target state.",
@@ -354,6 +365,8 @@ func (b *Breakers) Trip(provider string) bool {
 	br.probeStarted = time.Time{}
 	if br.state != StateOpen {
 		b.transitionLocked(br, StateOpen)
+	} else {
+		b.markChangedLocked(br)
 	}
 	return true
 }
@@ -371,6 +384,8 @@ func (b *Breakers) Reset(provider string) bool {
 	br.probeStarted = time.Time{}
 	if br.state != StateClosed {
 		b.transitionLocked(br, StateClosed)
+	} else {
+		b.markChangedLocked(br)
 	}
 	return true
 }
@@ -435,9 +450,11 @@ func (b *Breakers) transitionLocked(br *breaker, to string) {
 	switch to {
 	case StateOpen:
 		br.toOpen.Inc()
+		b.markChangedLocked(br)
 		b.log.Warn("circuit breaker opened", "provider", br.name, "from", from, "failures", br.failures)
 	case StateClosed:
 		br.toClosed.Inc()
+		b.markChangedLocked(br)
 		b.log.Info("circuit breaker closed", "provider", br.name, "from", from)
 	case StateHalfOpen:
 		br.toHalfOpen.Inc()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,9 +27,11 @@ type Options struct {
 type Store struct {
 	clock clock.Clock
 
-	mu       sync.RWMutex
-	byID     map[string]*audit.Record
-	byAction map[string]map[string]struct{} // action id → record ids
+	mu   sync.RWMutex
+	byID map[string]*audit.Record
+	// byAction lists each action's records (almost always one: a slice
+	// costs a few bytes where a set per action cost ~200 B per record).
+	byAction map[string][]*audit.Record
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -42,7 +45,7 @@ func New(opts Options) *Store {
 	return &Store{
 		clock:    c,
 		byID:     make(map[string]*audit.Record),
-		byAction: make(map[string]map[string]struct{}),
+		byAction: make(map[string][]*audit.Record),
 	}
 }
 
@@ -68,12 +71,7 @@ func (s *Store) Append(_ context.Context, records []audit.Record) error {
 		}
 		r := clone(records[i].AtMillis())
 		s.byID[r.ID] = &r
-		ids := s.byAction[r.ActionID]
-		if ids == nil {
-			ids = make(map[string]struct{}, 1)
-			s.byAction[r.ActionID] = ids
-		}
-		ids[r.ID] = struct{}{}
+		s.byAction[r.ActionID] = append(s.byAction[r.ActionID], &r)
 	}
 	return nil
 }
@@ -95,8 +93,7 @@ func (s *Store) GetByActionID(_ context.Context, actionID string) (audit.Record,
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var best *audit.Record
-	for id := range s.byAction[actionID] {
-		r := s.byID[id]
+	for _, r := range s.byAction[actionID] {
 		if best == nil || audit.CompareRecords(*r, *best, false) < 0 {
 			best = r
 		}
@@ -163,11 +160,10 @@ func (s *Store) CleanupExpired(_ context.Context, now time.Time) (int, error) {
 			continue
 		}
 		delete(s.byID, id)
-		if ids := s.byAction[r.ActionID]; ids != nil {
-			delete(ids, id)
-			if len(ids) == 0 {
-				delete(s.byAction, r.ActionID)
-			}
+		if rs := slices.DeleteFunc(s.byAction[r.ActionID], func(x *audit.Record) bool { return x == r }); len(rs) > 0 {
+			s.byAction[r.ActionID] = rs
+		} else {
+			delete(s.byAction, r.ActionID)
 		}
 		n++
 	}

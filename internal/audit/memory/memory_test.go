@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -65,5 +66,37 @@ func TestCleanupUsesClock(t *testing.T) {
 	c.Advance(time.Minute)
 	if n, _ := s.CleanupExpired(t.Context(), time.Time{}); n != 1 {
 		t.Fatalf("cleanup at expiry removed %d, want 1", n)
+	}
+}
+
+// TestCleanupKeepsTheActionsOtherRecords: when one of an action's records
+// expires, lookup by action id finds the one left, and nothing once both
+// are gone.
+func TestCleanupKeepsTheActionsOtherRecords(t *testing.T) {
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	s := memory.New(memory.Options{})
+	ctx := t.Context()
+	soon, later := now.Add(time.Minute), now.Add(time.Hour)
+	err := s.Append(ctx, []audit.Record{
+		{ID: "newer", ActionID: "a", DispatchedAt: now.Add(time.Second), ExpiresAt: &soon},
+		{ID: "older", ActionID: "a", DispatchedAt: now, ExpiresAt: &later},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetByActionID(ctx, "a"); got.ID != "newer" {
+		t.Fatalf("before cleanup: %q, want the latest record", got.ID)
+	}
+	if n, _ := s.CleanupExpired(ctx, soon); n != 1 {
+		t.Fatalf("cleanup removed %d, want 1", n)
+	}
+	if got, err := s.GetByActionID(ctx, "a"); err != nil || got.ID != "older" {
+		t.Fatalf("after the newer record expired: %q, %v; want the older one", got.ID, err)
+	}
+	if n, _ := s.CleanupExpired(ctx, later); n != 1 {
+		t.Fatalf("second cleanup removed %d, want 1", n)
+	}
+	if _, err := s.GetByActionID(ctx, "a"); !errors.Is(err, audit.ErrNotFound) {
+		t.Fatalf("after both expired: %v, want ErrNotFound", err)
 	}
 }

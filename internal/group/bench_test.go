@@ -59,7 +59,7 @@ func BenchmarkGroup100kInto1k(b *testing.B) {
 		h0 := heap()
 		start := time.Now()
 		for i := 0; i < benchGroups; i++ {
-			if _, err := m.Add(ctx, events[i], v, "r", t0); err != nil {
+			if _, err := m.Add(ctx, events[i], v, t0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,7 +67,7 @@ func BenchmarkGroup100kInto1k(b *testing.B) {
 		h1 := heap()
 		start = time.Now()
 		for i := benchGroups; i < benchEvents; i++ {
-			if _, err := m.Add(ctx, events[i], v, "r", t0); err != nil {
+			if _, err := m.Add(ctx, events[i], v, t0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -103,11 +103,11 @@ func BenchmarkAddToPendingGroup(b *testing.B) {
 	ctx := context.Background()
 	a := benchEvent(0)
 	for i := 0; i < 50; i++ {
-		_, _ = m.Add(ctx, a, v, "r", t0)
+		_, _ = m.Add(ctx, a, v, t0)
 	}
 	v.MaxGroupSize = 50
 	for b.Loop() {
-		if _, err := m.Add(ctx, a, v, "r", t0); err != nil {
+		if _, err := m.Add(ctx, a, v, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,11 +14,17 @@
 //	ns:tenant:pending_groups:<key>    name in the state timeout index, deadline = notify_at (ms)
 //	ns:tenant:group_flush_claim:<key>:<notify_at RFC 3339>   flush claim, 60 s (D18)
 //
-// The group entry is a JSON header line followed by one JSON line per
-// event, so that adding an event appends a line instead of re-encoding
-// every event. A flushed ephemeral group leaves a short-lived tombstone
-// header (state "flushed") that the next event replaces with a new group by
-// compare-and-swap; a plain delete could lose an event added concurrently.
+// The group entry is a header line followed by one line per event, so
+// that adding an event appends a line instead of re-encoding every event.
+// Both are compact JSON arrays (see record.go): the header holds what the
+// flush, the API and the next add read, and nothing the state key already
+// says; an event line holds the payload, plus the fingerprint and status
+// when the event had them. Lines written by earlier builds (JSON objects)
+// are still read, but a node of an earlier build cannot read the compact
+// form: nodes sharing one store run one build. A flushed ephemeral group
+// leaves a short-lived tombstone header (state "flushed") that the next
+// event replaces with a new group by compare-and-swap; a plain delete
+// could lose an event added concurrently.
 //
 // # Exactness
 //

@@ -97,7 +97,7 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 	if err != nil {
 		return FlushResult{}, false, fmt.Errorf("group: read %s: %w", gk, err)
 	}
-	h, _, err := parseHeader(e.Value)
+	h, _, err := parseHeader(gk, e.Value)
 	if err != nil || h.State == StateFlushed {
 		m.syncIndex(ctx, gk)
 		return FlushResult{}, false, notFoundIf(force)
@@ -138,7 +138,7 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 			}
 		}
 		var events string
-		h, events, err = parseHeader(e.Value)
+		h, events, err = parseHeader(gk, e.Value)
 		if err != nil || h.State == StateFlushed || h.NotifyAt != claimed {
 			// Someone else flushed this notify_at (our claim must have
 			// expired); nothing left to do.
@@ -148,7 +148,6 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 		s := *h
 		snap, snapEvents = &s, events
 		next := *h
-		next.UpdatedAt = nowMs
 		var val string
 		var ttl time.Duration
 		evicted = false
@@ -159,13 +158,12 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 				next.IdleFlushes++
 			}
 			next.State = StateNotified
-			next.LastNotifiedAt = nowMs
 			next.NotifyAt = nowMs + int64(*h.Repeat)*1000
 			evicted = next.IdleFlushes >= maxIdleFlushes
 		}
 		if evicted {
 			tomb := next
-			tomb.State, tomb.Count, tomb.LastNotifiedAt = StateFlushed, 0, nowMs
+			tomb.State, tomb.Count = StateFlushed, 0
 			val, err = encodeRecord(&tomb, "")
 			ttl = tombstoneTTL
 		} else {
@@ -301,15 +299,11 @@ func (m *Manager) Repair(ctx context.Context, _ time.Time) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		k, err := state.ParseKey(kv.Key)
-		if err != nil {
-			continue
-		}
-		h, _, err := parseHeader(kv.Value)
+		h, _, err := parseStored(kv.Key, kv.Value)
 		if err != nil || h.State == StateFlushed {
 			continue
 		}
-		m.syncIndex(ctx, k)
+		m.syncIndex(ctx, groupKey(h.Namespace, h.Tenant, h.GroupKey))
 		n++
 	}
 	return n, nil

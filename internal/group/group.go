@@ -147,11 +147,7 @@ func (m *Manager) Handle(ctx context.Context, a *action.Action, res rules.Result
 		// delivered, not grouped again.
 		return m.deliver(ctx, a), nil
 	}
-	rule := ""
-	if res.Rule != nil {
-		rule = res.Rule.Name
-	}
-	out, err := m.Add(ctx, a, res.Verdict, rule, now)
+	out, err := m.Add(ctx, a, res.Verdict, now)
 	if err != nil {
 		return action.Outcome{}, fmt.Errorf("%w: %v", gateway.ErrStateUnavailable, err)
 	}
@@ -168,10 +164,10 @@ func (m *Manager) deliver(ctx context.Context, a *action.Action) action.Outcome 
 
 // Add puts a into the group its verdict selects and returns the Grouped
 // outcome.
-func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, rule string, now time.Time) (action.Outcome, error) {
+func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, now time.Time) (action.Outcome, error) {
 	key, labels := Key(a, v.GroupBy)
 	gk := groupKey(a.Namespace, a.Tenant, key)
-	ev, err := encodeEvent(a, now)
+	ev, err := encodeEvent(a)
 	if err != nil {
 		return action.Outcome{}, err
 	}
@@ -183,9 +179,9 @@ func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, ru
 	fresh := func() *header {
 		h := &header{
 			GroupID: action.UUIDv4(), GroupKey: key, Namespace: a.Namespace, Tenant: a.Tenant,
-			Provider: a.Provider, Rule: rule, State: StatePending, GroupBy: v.GroupBy, Labels: labels,
-			NotifyAt: nowMs + int64(v.GroupWaitSeconds)*1000, CreatedAt: nowMs, UpdatedAt: nowMs,
-			GroupWait: v.GroupWaitSeconds, GroupInterval: v.GroupIntervalSeconds, MaxSize: v.MaxGroupSize, Count: 1,
+			Provider: a.Provider, State: StatePending, GroupBy: v.GroupBy, Labels: labels,
+			NotifyAt: nowMs + int64(v.GroupWaitSeconds)*1000, CreatedAt: nowMs,
+			GroupInterval: v.GroupIntervalSeconds, MaxSize: v.MaxGroupSize, Count: 1,
 		}
 		if v.RepeatIntervalSeconds != nil {
 			r := *v.RepeatIntervalSeconds
@@ -219,7 +215,7 @@ func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, ru
 		if err != nil {
 			return action.Outcome{}, fmt.Errorf("group: read %s: %w", gk, err)
 		}
-		h, events, perr := parseHeader(e.Value)
+		h, events, perr := parseHeader(gk, e.Value)
 		reindex := false
 		switch {
 		case perr != nil || h.State == StateFlushed:
@@ -240,11 +236,9 @@ func (m *Manager) Add(ctx context.Context, a *action.Action, v rules.Verdict, ru
 				for uint64(h.Count) >= h.MaxSize && h.Count > 0 {
 					events = dropOldest(events)
 					h.Count--
-					h.Dropped++
 				}
 			}
 			h.Count++
-			h.UpdatedAt = nowMs
 		}
 		val, err := encodeRecord(h, events, ev)
 		if err != nil {
@@ -289,7 +283,7 @@ func (m *Manager) syncIndex(ctx context.Context, gk state.Key) {
 			return
 		default:
 			ver = e.Version
-			if h, _, perr := parseHeader(e.Value); perr == nil && h.State != StateFlushed {
+			if h, _, perr := parseHeader(gk, e.Value); perr == nil && h.State != StateFlushed {
 				live, notifyAt = true, h.NotifyAt
 			}
 		}

@@ -91,7 +91,7 @@ func TestDeadNodeClaimIsTakenOverAfterTTL(t *testing.T) {
 	rec := &recorder{}
 	m := newManager(t, st, clk, rec)
 	ctx := context.Background()
-	out, err := m.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), "r", clk.Now())
+	out, err := m.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestConcurrentAddsFromTwoNodes(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if _, err := nodes[i%2].Add(context.Background(), ev("a"), v, "r", clk.Now()); err != nil {
+			if _, err := nodes[i%2].Add(context.Background(), ev("a"), v, clk.Now()); err != nil {
 				t.Error(err)
 			}
 		}(i)
@@ -163,4 +163,49 @@ func ExampleKey() {
 	key, labels := group.Key(a, []string{"metadata.cluster"})
 	fmt.Println(len(key), labels)
 	// Output: 64 map[metadata.cluster:a]
+}
+
+// A group stored by the previous build (JSON object lines) keeps working:
+// it is listed and read, a new event joins it, and its flush sends every
+// event, oldest first, under its group_id.
+func TestGroupStoredByPreviousBuild(t *testing.T) {
+	clk := clock.NewFake(t0)
+	st := memory.New(memory.Options{Clock: clk})
+	rec := &recorder{}
+	m := newManager(t, st, clk, rec)
+	ctx := context.Background()
+	key, _ := group.Key(ev("a"), []string{"metadata.cluster"})
+	notifyAt := t0.Add(30 * time.Second).UnixMilli()
+	legacy := fmt.Sprintf(`{"group_id":"9e71efde-03ad-4572-9956-a92121fa7e4d","group_key":%q,"namespace":"ns","tenant":"t1","provider":"email","rule":"r","state":"pending","group_by":["metadata.cluster"],"labels":{"metadata.cluster":"a"},"notify_at":%d,"created_at":%d,"updated_at":%d,"group_wait_seconds":30,"group_interval_seconds":300,"max_group_size":100,"idle_flushes":0,"event_count":1}`,
+		key, notifyAt, t0.UnixMilli(), t0.UnixMilli()) + "\n" + fmt.Sprintf(`{"at":%d,"fp":"f0","payload":{"c":"old"}}`, t0.UnixMilli())
+	if ok, err := st.CheckAndSet(ctx, state.Key{Namespace: "ns", Tenant: "t1", Kind: group.KindGroup, ID: key}, legacy, 0); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := st.IndexTimeout(ctx, state.Key{Namespace: "ns", Tenant: "t1", Kind: group.KindPending, ID: key}, notifyAt); err != nil {
+		t.Fatal(err)
+	}
+	list, err := m.List(ctx, nil)
+	if err != nil || len(list) != 1 || list[0].GroupID != "9e71efde-03ad-4572-9956-a92121fa7e4d" || list[0].GroupKey != key || list[0].EventCount != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	out, err := m.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), t0.Add(time.Second))
+	if err != nil || out.GroupID != "9e71efde-03ad-4572-9956-a92121fa7e4d" || out.GroupSize != 2 || out.NotifyAt.UnixMilli() != notifyAt {
+		t.Fatalf("add: %+v %v", out, err)
+	}
+	d, err := m.Get(ctx, "", "", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Group.Namespace != "ns" || d.Group.Tenant != "t1" || d.Group.Provider != "email" || len(d.Events) != 2 || d.Events[0] != "f0" ||
+		fmt.Sprint(d.Payloads) != "[map[c:old] map[c:a]]" || d.Labels["metadata.cluster"] != "a" {
+		t.Fatalf("get: %+v", d)
+	}
+	clk.Set(t0.Add(30 * time.Second))
+	if n, err := m.FlushDue(ctx, clk.Now()); n != 1 || err != nil {
+		t.Fatalf("flushed %d: %v", n, err)
+	}
+	p := rec.sent[0].Payload.(map[string]any)
+	if p["group_id"] != "9e71efde-03ad-4572-9956-a92121fa7e4d" || fmt.Sprint(p["events"]) != "[map[c:old] map[c:a]]" {
+		t.Fatalf("notification payload %v", p)
+	}
 }

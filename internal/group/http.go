@@ -56,7 +56,7 @@ func (m *Manager) List(ctx context.Context, keep func(ns, tenant string) bool) (
 	}
 	out := make([]Summary, 0, len(kvs))
 	for _, kv := range kvs {
-		h, _, err := parseHeader(kv.Value)
+		h, _, err := parseStored(kv.Key, kv.Value)
 		if err != nil || h.State == StateFlushed {
 			continue
 		}
@@ -81,16 +81,17 @@ func (m *Manager) List(ctx context.Context, keep func(ns, tenant string) bool) (
 // Get returns one live group. When ns and tenant are empty the key is
 // looked up across all namespaces and tenants.
 func (m *Manager) Get(ctx context.Context, ns, tenant, key string) (*Detail, error) {
-	var val string
+	var stored, val string
 	if ns != "" && tenant != "" {
-		v, err := m.st.Get(ctx, groupKey(ns, tenant, key))
+		gk := groupKey(ns, tenant, key)
+		v, err := m.st.Get(ctx, gk)
 		if errors.Is(err, state.ErrNotFound) {
 			return nil, ErrNotFound
 		}
 		if err != nil {
 			return nil, fmt.Errorf("group: get: %w", err)
 		}
-		val = v
+		stored, val = gk.String(), v
 	} else {
 		kvs, err := m.st.ScanKeysByKind(ctx, KindGroup)
 		if err != nil {
@@ -98,27 +99,27 @@ func (m *Manager) Get(ctx context.Context, ns, tenant, key string) (*Detail, err
 		}
 		for _, kv := range kvs {
 			if strings.HasSuffix(kv.Key, ":"+KindGroup+":"+key) {
-				val = kv.Value
+				stored, val = kv.Key, kv.Value
 				break
 			}
 		}
-		if val == "" {
+		if stored == "" {
 			return nil, ErrNotFound
 		}
 	}
-	h, events, err := parseHeader(val)
+	h, events, err := parseStored(stored, val)
 	if err != nil || h.State == StateFlushed {
 		return nil, ErrNotFound
 	}
 	d := &Detail{Group: summary(h), Labels: h.Labels, Events: []string{}, Payloads: []any{}}
 	fp := fingerprintOf(h)
 	for _, line := range eventLines(events) {
-		ev, p, err := decodeEventLine(line)
+		efp, p, err := decodeEventLine(line)
 		if err != nil {
 			continue
 		}
-		if ev.Fingerprint != "" {
-			d.Events = append(d.Events, ev.Fingerprint)
+		if efp != "" {
+			d.Events = append(d.Events, efp)
 		} else {
 			d.Events = append(d.Events, fp)
 		}

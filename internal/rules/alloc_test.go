@@ -39,3 +39,15 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionDisplayAllocs: the display is no longer kept with each rule;
+// rendering the common string comparison costs one allocation.
+func TestConditionDisplayAllocs(t *testing.T) {
+	r := benchSet(t, 1).Rules()[0]
+	if got := r.ConditionDisplay(); got != `(action.action_type == "nonexistent-0")` {
+		t.Fatalf("display = %s", got)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = r.ConditionDisplay() }); allocs != 1 {
+		t.Errorf("%v allocations per ConditionDisplay, want 1", allocs)
+	}
+}

@@ -127,35 +127,43 @@ const (
 
 // node is one compiled condition node. The evaluator is a switch over kind
 // (no interface calls), which keeps the evaluation context on the stack.
+//
+// Every rule has at least one node, so the layout is kept small (see
+// TestRuleLayout): the most common shape, nStrCmp, uses only the first
+// three words; the parts of the other kinds sit behind pointers or in
+// slices that stay nil.
 type node struct {
 	kind nodeKind
-	kids []*node   // all / any
-	acc  accessor  // field
-	ops  []fieldOp // field / state_counter
-	key  string    // state_seen / state_counter
+	neg  bool   // nStrCmp: the operator is `ne`
+	af   afield // nStrCmp: the action field compared
+	// nStrCmp: the literal; nStateSeen / nStateCounter: the state key.
+	str  string
+	kids []*node     // all / any
+	ops  []fieldOp   // field / state_counter
+	acc  *accessor   // field
+	cel  *celProgram // cel
 	// state_seen bound; math.MaxInt64 when within_seconds is absent.
 	within int64
-	cel    *celProgram
-	// nStrCmp: the literal and whether the operator is `ne`.
-	str string
-	neg bool
 }
 
-// specialise turns a single eq/ne string comparison on a plain string field
-// of the action into an nStrCmp node.
-func (n *node) specialise() {
-	if n.kind != nField || n.acc.root != rootAction || len(n.ops) != 1 || len(n.acc.rest) != 0 {
-		return
+// strCmpNode returns the nStrCmp node for a field check that is a single
+// eq/ne string comparison on a plain string field of the action, or nil.
+// The node keeps no accessor nor operator list: it renders from af, neg and
+// str.
+func strCmpNode(acc *accessor, ops []fieldOp) *node {
+	if acc.root != rootAction || len(ops) != 1 || len(acc.rest) != 0 {
+		return nil
 	}
-	op := n.ops[0]
+	op := ops[0]
 	if (op.op != opEq && op.op != opNe) || op.lit.k != vString {
-		return
+		return nil
 	}
-	switch n.acc.af {
+	switch acc.af {
 	case afID, afNamespace, afTenant, afProvider, afActionType, afDedupKey, afStatus,
 		afFingerprint, afTemplate, afSignature, afSignerID, afKid:
-		n.kind, n.str, n.neg = nStrCmp, op.lit.s, op.op == opNe
+		return &node{kind: nStrCmp, af: acc.af, str: op.lit.s, neg: op.op == opNe}
 	}
+	return nil
 }
 
 // strCmp evaluates an nStrCmp node. Optional fields that are empty are null
@@ -163,7 +171,7 @@ func (n *node) specialise() {
 func (n *node) strCmp(a *action.Action) bool {
 	var s string
 	opt := false
-	switch n.acc.af {
+	switch n.af {
 	case afActionType:
 		s = a.ActionType
 	case afProvider:
@@ -222,8 +230,8 @@ func (n *node) eval(ec *evalCtx, r *Rule) (bool, error) {
 		}
 		return false, nil
 	case nStateSeen:
-		ec.noteKey("time_since:", n.key)
-		s, found, err := ec.readState(state.KindState, n.key)
+		ec.noteKey("time_since:", n.str)
+		s, found, err := ec.readState(state.KindState, n.str)
 		if err != nil {
 			return false, err
 		}
@@ -231,14 +239,14 @@ func (n *node) eval(ec *evalCtx, r *Rule) (bool, error) {
 		if found {
 			t, perr := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
 			if perr != nil {
-				return false, fmt.Errorf("evaluation error: state_seen %q: stored value %q is not an RFC 3339 timestamp", n.key, s)
+				return false, fmt.Errorf("evaluation error: state_seen %q: stored value %q is not an RFC 3339 timestamp", n.str, s)
 			}
 			since = int64(ec.now.Sub(t) / time.Second)
 		}
 		return since < n.within, nil
 	case nStateCounter:
-		ec.noteKey("counter:", n.key)
-		s, found, err := ec.readState(state.KindCounter, n.key)
+		ec.noteKey("counter:", n.str)
+		s, found, err := ec.readState(state.KindCounter, n.str)
 		if err != nil {
 			return false, err
 		}
@@ -246,7 +254,7 @@ func (n *node) eval(ec *evalCtx, r *Rule) (bool, error) {
 		if found {
 			c, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 			if err != nil {
-				return false, fmt.Errorf("evaluation error: state_counter %q: stored value %q is not an integer", n.key, s)
+				return false, fmt.Errorf("evaluation error: state_counter %q: stored value %q is not an integer", n.str, s)
 			}
 		}
 		v := intV(c)
@@ -280,7 +288,18 @@ func (n *node) evalField(ec *evalCtx, r *Rule) (bool, error) {
 // display renders the node as spec §2.10 does.
 func (n *node) display(b *strings.Builder) {
 	switch n.kind {
-	case nField, nStrCmp:
+	case nStrCmp:
+		// As renderOps renders the one eq/ne operator it came from.
+		b.WriteString("(action.")
+		b.WriteString(actionFieldNames[n.af])
+		if n.neg {
+			b.WriteString(" != ")
+		} else {
+			b.WriteString(" == ")
+		}
+		writeQuoted(b, n.str)
+		b.WriteByte(')')
+	case nField:
 		renderOps(b, n.acc.path, n.ops)
 	case nAll, nAny:
 		sep := " && "
@@ -298,12 +317,49 @@ func (n *node) display(b *strings.Builder) {
 		}
 		b.WriteByte(')')
 	case nStateSeen:
-		fmt.Fprintf(b, "(StateTimeSince(%s) < %d)", strconv.Quote(n.key), n.within)
+		b.WriteString("(StateTimeSince(")
+		writeQuoted(b, n.str)
+		b.WriteString(") < ")
+		b.WriteString(strconv.FormatInt(n.within, 10))
+		b.WriteByte(')')
 	case nStateCounter:
-		renderOps(b, "StateCounter("+strconv.Quote(n.key)+")", n.ops)
+		renderOps(b, "StateCounter("+strconv.Quote(n.str)+")", n.ops)
 	case nCEL:
 		b.WriteString(n.cel.src)
 	}
+}
+
+// displayLen is the length of the display of an nStrCmp node whose literal
+// needs no escaping (a lower bound otherwise), 0 for the other kinds.
+func (n *node) displayLen() int {
+	if n.kind != nStrCmp {
+		return 0
+	}
+	return len("(action.") + len(actionFieldNames[n.af]) + len(" == ") + len(n.str) + len(`""`) + len(")")
+}
+
+// needsEscape reports whether strconv.Quote(s) is not s between double
+// quotes: s has a byte outside printable ASCII, a quote or a backslash.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// writeQuoted writes strconv.Quote(s) without building it first when s is
+// printable ASCII without quotes or backslashes (then the quoted form is s
+// between double quotes).
+func writeQuoted(b *strings.Builder, s string) {
+	if needsEscape(s) {
+		b.WriteString(strconv.Quote(s))
+		return
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 // renderOps renders `(l op1 x) && (l op2 y)` left-associatively.

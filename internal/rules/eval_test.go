@@ -225,7 +225,7 @@ func TestNilAndEmptySet(t *testing.T) {
 }
 
 func TestProgrammaticRuleMatchesAll(t *testing.T) {
-	s, err := NewSet([]*Rule{{Name: "catch", Verdict: Verdict{Kind: action.VerdictDeny}}})
+	s, err := NewSet([]*Rule{{Name: "catch", Verdict: &Verdict{Kind: action.VerdictDeny}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,6 +164,7 @@ func ParseFile(file string, data []byte, opts Options) (rules []*Rule, warns []W
 
 type parser struct {
 	file   string
+	source string // Rule.Source() of the file's rules ("yaml:" or "cel:" + file)
 	opts   Options
 	isCEL  bool
 	defLoc *time.Location
@@ -209,7 +210,10 @@ func parseFile(file string, data []byte, opts Options) ([]*Rule, []Warning, erro
 }
 
 func parseFileAll(file string, data []byte, opts Options) (*ParsedFile, []Warning, error) {
-	p := &parser{file: file, opts: opts, isCEL: strings.HasSuffix(file, ".cel"), budget: maxNodes}
+	p := &parser{file: file, source: "yaml:" + file, opts: opts, isCEL: strings.HasSuffix(file, ".cel"), budget: maxNodes}
+	if p.isCEL {
+		p.source = "cel:" + file
+	}
 	loc, err := defaultLocation(opts.DefaultTimezone)
 	if err != nil {
 		return nil, nil, &LoadError{File: file, Msg: err.Error()}
@@ -495,16 +499,7 @@ func (p *parser) parseRule(n *yaml.Node) *Rule {
 	if len(p.errs) > nerr {
 		return nil
 	}
-	if r.cond != nil {
-		var b strings.Builder
-		r.cond.display(&b)
-		r.display = b.String()
-	}
-	if p.isCEL {
-		r.source = "cel:" + p.file
-	} else {
-		r.source = "yaml:" + p.file
-	}
+	r.source = p.source
 	return r
 }
 
@@ -805,9 +800,11 @@ func (p *parser) parseField(n *yaml.Node, kvs []keyVal) *node {
 	if !good {
 		return nil
 	}
-	out := &node{kind: nField, acc: acc, ops: ops}
-	out.specialise()
-	return out
+	if n := strCmpNode(&acc, ops); n != nil {
+		return n
+	}
+	field := acc
+	return &node{kind: nField, acc: &field, ops: ops}
 }
 
 func (p *parser) parseStateSeen(n *yaml.Node, kvs []keyVal) *node {
@@ -822,7 +819,7 @@ func (p *parser) parseStateSeen(n *yaml.Node, kvs []keyVal) *node {
 				good = false
 			}
 			ok = ok && good
-			out.key = s
+			out.str = s
 		case "within_seconds":
 			if isNull(kv.v) {
 				continue
@@ -865,7 +862,7 @@ func (p *parser) parseStateCounter(n *yaml.Node, kvs []keyVal) *node {
 	if !ok || !good {
 		return nil
 	}
-	return &node{kind: nStateCounter, key: key, ops: ops}
+	return &node{kind: nStateCounter, str: key, ops: ops}
 }
 
 // operand converts a YAML value. With asJSON, numbers become json.Number
@@ -983,7 +980,40 @@ var verdictKeys = map[action.VerdictKind][]string{
 // MaxScheduleDelaySeconds is the largest schedule delay (7 days).
 const MaxScheduleDelaySeconds = 604800
 
-func (p *parser) parseVerdict(n *yaml.Node) Verdict {
+// plainVerdicts are the verdicts of the kinds that take no parameter (a
+// deny or suppress `reason` is checked but not kept). Every such rule points
+// at one of them instead of holding its own copy.
+var plainVerdicts = map[action.VerdictKind]*Verdict{
+	action.VerdictAllow:    {Kind: action.VerdictAllow},
+	action.VerdictDeny:     {Kind: action.VerdictDeny},
+	action.VerdictSuppress: {Kind: action.VerdictSuppress},
+}
+
+// canonicalKind returns the action.VerdictKinds entry spelled t (so that a
+// rule does not keep the YAML text of its type), or t itself.
+func canonicalKind(t string) action.VerdictKind {
+	for _, k := range action.VerdictKinds {
+		if string(k) == t {
+			return k
+		}
+	}
+	return action.VerdictKind(t)
+}
+
+// parseVerdict returns nil when the action has an error (the rule is then
+// dropped).
+func (p *parser) parseVerdict(n *yaml.Node) *Verdict {
+	v := p.parseVerdictValue(n)
+	if v.Kind == "" {
+		return nil
+	}
+	if plain, ok := plainVerdicts[v.Kind]; ok {
+		return plain
+	}
+	return &v
+}
+
+func (p *parser) parseVerdictValue(n *yaml.Node) Verdict {
 	var v Verdict
 	if n.Kind != yaml.MappingNode {
 		p.errAt(n, "action must be a mapping with a `type`, got %s", describe(n))
@@ -999,7 +1029,7 @@ func (p *parser) parseVerdict(n *yaml.Node) Verdict {
 	if !ok {
 		return v
 	}
-	kind := action.VerdictKind(t)
+	kind := canonicalKind(t)
 	allowed, known := verdictKeys[kind]
 	if !known {
 		hint := ""

@@ -58,6 +58,15 @@ var actionFields = map[string]afield{
 	"kid": afKid,
 }
 
+// actionFieldNames are the keys of actionFields, index = afield ("" for
+// afWhole).
+var actionFieldNames = func() (names [afKid + 1]string) {
+	for name, f := range actionFields {
+		names[f] = name
+	}
+	return names
+}()
+
 // tfield selects a field of the time root.
 type tfield uint8
 
@@ -127,7 +136,7 @@ func compileAccessor(p string) (accessor, error) {
 			return accessor{}, fmt.Errorf("unknown action field %q in %q (fields: %s)", segs[1], p, strings.Join(sortedKeys(actionFields), ", "))
 		}
 		acc.af = f
-		acc.rest = segs[2:]
+		acc.rest = restSegs(segs[2:])
 		switch f {
 		case afPayload, afAttachments:
 		case afMetadata, afTraceContext:
@@ -162,11 +171,20 @@ func compileAccessor(p string) (accessor, error) {
 		if len(segs) > 2 {
 			return accessor{}, fmt.Errorf("%q: environment values are strings and have no fields", p)
 		}
-		acc.rest = segs[1:]
+		acc.rest = restSegs(segs[1:])
 	default:
 		return accessor{}, fmt.Errorf("unknown root %q in field path %q (roots are action, time, now, env)", segs[0], p)
 	}
 	return acc, nil
+}
+
+// restSegs is nil for no segments, so that an accessor without map-key
+// lookups does not keep the split path's array alive.
+func restSegs(segs []string) []string {
+	if len(segs) == 0 {
+		return nil
+	}
+	return segs
 }
 
 // get reads the field for one evaluation. It allocates only for the rare

@@ -15,9 +15,19 @@ import (
 // Rule is one loaded rule. Rules are built by ParseFile / LoadDir; a Rule
 // literal built in code has no condition and matches every action (like an
 // empty `all: []`). A Rule must not be copied once it is in a Set.
+//
+// The layout is kept small (see TestRuleLayout): a set holds one Rule per
+// loaded rule, so every word here is paid ten thousand times by a large
+// rule set.
 type Rule struct {
-	Name        string
-	Priority    int32
+	Name     string
+	Priority int32
+	disabled atomic.Bool // zero value = enabled; packs with Priority
+	cond     *node       // nil: matches every action
+	// Verdict is what the rule decides when it matches. Rules parsed from
+	// a file may share one Verdict (e.g. every parameterless suppress), so
+	// it must not be modified. nil means the zero Verdict.
+	Verdict     *Verdict
 	Description string
 	// Timezone is the rule's own `timezone` ("" when it has none; the
 	// set's default timezone then applies to time.*).
@@ -29,13 +39,11 @@ type Rule struct {
 	ActiveTimeIntervals []string
 	File                string
 	Line                int
-	Verdict             Verdict
 
-	cond     *node
-	loc      *time.Location // effective timezone for time.*; nil = UTC
-	disabled atomic.Bool    // zero value = enabled
-	display  string
-	source   string
+	loc *time.Location // effective timezone for time.*; nil = UTC
+	// source is Source() for parsed rules: one string per file, shared by
+	// all of its rules.
+	source string
 }
 
 // Enabled reports whether the rule takes part in evaluation.
@@ -43,14 +51,13 @@ func (r *Rule) Enabled() bool { return !r.disabled.Load() }
 
 // ConditionDisplay renders the condition as spec 02 §2.10 does, e.g.
 // `(action.action_type == "spam")`. CEL conditions render as their source.
+// The text is rendered on each call (it is not kept with the rule).
 func (r *Rule) ConditionDisplay() string {
-	if r.display != "" {
-		return r.display
-	}
 	if r.cond == nil {
 		return "true"
 	}
 	var b strings.Builder
+	b.Grow(r.cond.displayLen())
 	r.cond.display(&b)
 	return b.String()
 }
@@ -71,6 +78,17 @@ func (r *Rule) location() *time.Location {
 		return time.UTC
 	}
 	return r.loc
+}
+
+// zeroVerdict stands for a nil Rule.Verdict.
+var zeroVerdict Verdict
+
+// verdict returns r.Verdict, or the zero Verdict when it is nil.
+func (r *Rule) verdict() *Verdict {
+	if r.Verdict == nil {
+		return &zeroVerdict
+	}
+	return r.Verdict
 }
 
 // Verdict is what a matched rule decides. Kind selects the verdict; only the
@@ -265,7 +283,7 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 		}
 		if c := r.cond; c != nil && c.kind == nStrCmp { // fast path
 			if c.strCmp(in.Action) {
-				return Result{Verdict: r.Verdict, Rule: r, Errors: errs}
+				return Result{Verdict: *r.verdict(), Rule: r, Errors: errs}
 			}
 			continue
 		}
@@ -275,7 +293,7 @@ func (s *Set) Evaluate(ctx context.Context, in Input) Result {
 			continue
 		}
 		if ok {
-			return Result{Verdict: r.Verdict, Rule: r, Errors: errs}
+			return Result{Verdict: *r.verdict(), Rule: r, Errors: errs}
 		}
 	}
 	return Result{Verdict: Verdict{Kind: action.VerdictAllow}, Errors: errs}

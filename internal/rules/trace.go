@@ -85,7 +85,8 @@ func (s *Set) EvaluateTrace(ctx context.Context, in Input, opts TraceOptions) Tr
 		reader = mockReader{m: opts.MockState, next: in.State}
 	}
 	ec := evalCtx{ctx: ctx, a: a, now: in.Now, state: reader, trace: true}
-	res := TraceResult{Trace: []TraceEntry{}}
+	// One entry per rule at most, plus the fallthrough.
+	res := TraceResult{Trace: make([]TraceEntry, 0, s.Len()+1)}
 	var (
 		first   *Rule
 		preview any = a.Payload
@@ -96,7 +97,7 @@ func (s *Set) EvaluateTrace(ctx context.Context, in Input, opts TraceOptions) Tr
 			Priority:         r.Priority,
 			Enabled:          r.Enabled(),
 			ConditionDisplay: r.ConditionDisplay(),
-			Action:           string(r.Verdict.Kind),
+			Action:           string(r.verdict().Kind),
 			Source:           r.Source(),
 		}
 		if r.Description != "" {
@@ -133,9 +134,9 @@ func (s *Set) EvaluateTrace(ctx context.Context, in Input, opts TraceOptions) Tr
 			if first == nil {
 				first = r
 			}
-			if opts.EvaluateAll && r.Verdict.Kind == action.VerdictModify {
-				e.ModifyPatch = r.Verdict.Changes
-				preview = MergePatch(preview, r.Verdict.Changes)
+			if v := r.verdict(); opts.EvaluateAll && v.Kind == action.VerdictModify {
+				e.ModifyPatch = v.Changes
+				preview = MergePatch(preview, v.Changes)
 				e.ModifiedPayloadPreview = preview
 			}
 		default:
@@ -144,10 +145,11 @@ func (s *Set) EvaluateTrace(ctx context.Context, in Input, opts TraceOptions) Tr
 		res.Trace = append(res.Trace, e)
 	}
 	if first != nil {
-		res.Verdict = string(first.Verdict.Kind)
+		v := first.verdict()
+		res.Verdict = string(v.Kind)
 		res.MatchedRule = strPtr(first.Name)
-		if first.Verdict.Kind == action.VerdictModify {
-			res.ModifiedPayload = MergePatch(a.Payload, first.Verdict.Changes)
+		if v.Kind == action.VerdictModify {
+			res.ModifiedPayload = MergePatch(a.Payload, v.Changes)
 		}
 	} else {
 		res.Verdict = string(action.VerdictAllow)

@@ -282,7 +282,7 @@ func (v value) render(b *strings.Builder) {
 	case vFloat:
 		b.WriteString(formatFloat(v.f()))
 	case vString:
-		b.WriteString(strconv.Quote(v.s))
+		writeQuoted(b, v.s)
 	case vList:
 		b.WriteByte('[')
 		for i := 0; i < v.listLen(); i++ {

@@ -1,9 +1,11 @@
 package memory
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
@@ -60,21 +62,199 @@ type Store struct {
 
 var _ state.Store = (*Store)(nil)
 
-// entry is one stored value. It carries its own canonical key so that an
-// update can write the map slot back without allocating a new key string.
+// shard is one mutex and the entries whose canonical key hashes to it.
+//
+// A canonical key "ns:tenant:kind:id" is split after its third ':' into a
+// prefix ("ns:tenant:kind:") and the id. The shard gives each prefix in use
+// a small number, its handle, and keys its map by the handle (as a uvarint,
+// one byte for the first 128 prefixes) followed by the id. Most keys share a
+// handful of prefixes, so an entry costs its id's bytes rather than the
+// whole key's, and a prefix costs one string and a map slot per shard
+// however many keys it has. A handle lives while entries carry it.
+type shard struct {
+	mu      sync.Mutex
+	m       map[string]*entry // by packed key: handle, then id
+	handles map[string]uint32 // by prefix
+	uses    []int             // by handle: how many entries of m carry it
+	free    []uint32          // handles of no prefix, to reuse
+	// last is the newest prefix and lastH its handle: looking it up costs
+	// a comparison instead of hashing.
+	last  string
+	lastH uint32
+	_     [32]byte // keep neighbouring shards' mutexes off one cache line
+}
+
+// entry is one stored value. The map holds pointers so that an update
+// changes the entry in place: writing a map slot back would need the key
+// string again, and the map keeps the only copy.
 type entry struct {
-	key     string
-	value   string
+	val     *string // nil means ""; see setValue
 	version uint64
 	expires int64 // Unix nanoseconds; 0 means never
 }
 
 func (e *entry) live(now int64) bool { return e.expires == 0 || now < e.expires }
 
-type shard struct {
-	mu sync.Mutex
-	m  map[string]entry
-	_  [48]byte // keep neighbouring shards' mutexes off one cache line
+func (e *entry) value() string {
+	if e.val == nil {
+		return ""
+	}
+	return *e.val
+}
+
+// smallValues are the shared values "0" to "99": a dedup marker ("1") or a
+// small count costs no allocation of its own.
+var smallValues = func() (a [100]string) {
+	for i := range a {
+		a[i] = strconv.Itoa(i)
+	}
+	return a
+}()
+
+// smallIndex returns i if v is smallValues[i], else -1.
+func smallIndex(v string) int {
+	switch len(v) {
+	case 1:
+		if c := v[0]; '0' <= c && c <= '9' {
+			return int(c - '0')
+		}
+	case 2:
+		if c, d := v[0], v[1]; '1' <= c && c <= '9' && '0' <= d && d <= '9' {
+			return int(c-'0')*10 + int(d-'0')
+		}
+	}
+	return -1
+}
+
+// setValue makes v the entry's value. The empty string is a nil pointer and
+// a small decimal points into smallValues; anything else lives in a string
+// header of the entry's own, allocated once and then overwritten in place
+// (never one in smallValues, which are shared).
+func (e *entry) setValue(v string) {
+	if p := e.val; p != nil {
+		if i := smallIndex(*p); i < 0 || p != &smallValues[i] {
+			*p = v
+			return
+		}
+	}
+	switch i := smallIndex(v); {
+	case v == "":
+		e.val = nil
+	case i >= 0:
+		e.val = &smallValues[i]
+	default:
+		p := new(string)
+		*p = v
+		e.val = p
+	}
+}
+
+func newEntry(value string, expires int64) *entry {
+	e := &entry{version: 1, expires: expires}
+	e.setValue(value)
+	return e
+}
+
+// find returns the packed key of the canonical key b, built in dst, the
+// length of b's prefix and b's entry. pl is appendKey's guess at the
+// prefix's length. The key is nil if the prefix has no handle (so neither b
+// nor anything else with its prefix is stored); the entry is nil if b is not
+// stored. The caller holds sh.mu.
+func (sh *shard) find(dst, b []byte, pl int) ([]byte, int, *entry) {
+	var h uint32
+	var ok bool
+	if string(b[:pl]) == sh.last {
+		h, ok = sh.lastH, true
+	} else {
+		h, ok = sh.handles[string(b[:pl])]
+	}
+	if !ok {
+		// A prefix with a handle ends at its third ':', so finding b[:pl]
+		// proved the guess; otherwise check it.
+		if n := prefixLen(b); n != pl {
+			pl = n
+			h, ok = sh.handles[string(b[:pl])]
+		}
+		if !ok {
+			return nil, pl, nil
+		}
+	}
+	k := packKey(dst, h, b[pl:])
+	return k, pl, sh.m[string(k)]
+}
+
+// add stores e under the canonical key b; k is find's answer for b, built
+// in dst. The caller holds sh.mu.
+func (sh *shard) add(dst, k, b []byte, pl int, e *entry) {
+	var h uint32
+	if k == nil {
+		h = sh.newHandle(string(b[:pl]))
+		k = packKey(dst, h, b[pl:])
+	} else {
+		h, _ = handleOf(k)
+	}
+	sh.uses[h]++
+	sh.m[string(k)] = e
+}
+
+func (sh *shard) newHandle(prefix string) uint32 {
+	var h uint32
+	if n := len(sh.free); n > 0 {
+		h = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+	} else {
+		h = uint32(len(sh.uses))
+		sh.uses = append(sh.uses, 0)
+	}
+	sh.handles[prefix] = h
+	sh.last, sh.lastH = prefix, h
+	return h
+}
+
+// release counts one entry with handle h gone and reports whether it was
+// the last one; then the caller must call freeHandle. The caller holds
+// sh.mu.
+func (sh *shard) release(h uint32) bool {
+	sh.uses[h]--
+	return sh.uses[h] == 0
+}
+
+// freeHandle forgets the handle h of prefix, which no entry carries.
+func (sh *shard) freeHandle(h uint32, prefix string) {
+	delete(sh.handles, prefix)
+	if prefix == sh.last {
+		sh.last = ""
+	}
+	sh.free = append(sh.free, h)
+}
+
+// prefixes returns the prefix of every handle in use ("" for free ones).
+// The caller holds sh.mu.
+func (sh *shard) prefixes() []string {
+	out := make([]string, len(sh.uses))
+	for p, h := range sh.handles {
+		out[h] = p
+	}
+	return out
+}
+
+// packKey appends the map key of handle h and id to dst.
+func packKey(dst []byte, h uint32, id []byte) []byte {
+	return append(binary.AppendUvarint(dst, uint64(h)), id...)
+}
+
+// handleOf decodes the handle at the start of a packed key and returns it
+// with its length in bytes.
+func handleOf[K string | []byte](k K) (uint32, int) {
+	var h uint32
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		h |= uint32(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return h, i + 1
+		}
+	}
+	panic("state/memory: malformed packed key")
 }
 
 type lockEntry struct {
@@ -99,7 +279,8 @@ func New(opts Options) *Store {
 	}
 	s.timeouts.init()
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]entry)
+		s.shards[i].m = make(map[string]*entry)
+		s.shards[i].handles = make(map[string]uint32)
 	}
 	return s
 }
@@ -156,10 +337,18 @@ func (s *Store) Sweep() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
+		var prefixes []string // made when a handle is to be freed
 		for k, e := range sh.m {
-			if !e.live(now) {
-				delete(sh.m, k)
-				n++
+			if e.live(now) {
+				continue
+			}
+			delete(sh.m, k)
+			n++
+			if h, _ := handleOf(k); sh.release(h) {
+				if prefixes == nil {
+					prefixes = sh.prefixes()
+				}
+				sh.freeHandle(h, prefixes[h])
 			}
 		}
 		sh.mu.Unlock()
@@ -183,15 +372,31 @@ func deadline(now int64, ttl time.Duration) int64 {
 	return now + int64(ttl)
 }
 
-// appendKey writes the canonical form of k to b.
-func appendKey(b []byte, k state.Key) []byte {
+// appendKey writes the canonical form of k to b and returns it with a guess
+// at the length of its prefix: up to the ':' after Kind. The prefix ends at
+// the third ':', which is that one unless Namespace, Tenant or Kind contain
+// one; find checks the guess when it matters. (Splitting the canonical
+// string rather than the fields keeps keys that have the same canonical
+// form one entry, as they are in every backend.)
+func appendKey(b []byte, k state.Key) ([]byte, int) {
 	b = append(b, k.Namespace...)
 	b = append(b, ':')
 	b = append(b, k.Tenant...)
 	b = append(b, ':')
 	b = append(b, k.Kind...)
 	b = append(b, ':')
-	return append(b, k.ID...)
+	pl := len(b)
+	return append(b, k.ID...), pl
+}
+
+// prefixLen returns the length of the canonical key b's prefix, which ends
+// at its third ':'.
+func prefixLen(b []byte) int {
+	pl := 0
+	for range 3 {
+		pl += bytes.IndexByte(b[pl:], ':') + 1
+	}
+	return pl
 }
 
 func (s *Store) shardOf(b []byte) *shard {
@@ -201,8 +406,8 @@ func (s *Store) shardOf(b []byte) *shard {
 // CheckAndSet stores value if key has no live entry and reports whether it
 // did. The new entry has version 1.
 func (s *Store) CheckAndSet(_ context.Context, key state.Key, value string, ttl time.Duration) (bool, error) {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	// Reading the clock costs as much as the rest of the operation, so it
 	// is skipped when neither the new ttl nor the old entry needs it.
@@ -211,87 +416,103 @@ func (s *Store) CheckAndSet(_ context.Context, key state.Key, value string, ttl 
 		now = s.now()
 	}
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	if ok && e.expires != 0 && ttl <= 0 {
+	k, pl, e := sh.find(kbuf[:0], b, pl)
+	if e != nil && e.expires != 0 && ttl <= 0 {
 		now = s.now()
 	}
-	if ok && e.live(now) {
+	if e != nil && e.live(now) {
 		sh.mu.Unlock()
 		return false, nil
 	}
-	k := e.key
-	if !ok {
-		k = string(b)
+	if e != nil {
+		e.setValue(value)
+		e.version, e.expires = 1, deadline(now, ttl)
+	} else {
+		sh.add(kbuf[:0], k, b, pl, newEntry(value, deadline(now, ttl)))
 	}
-	sh.m[k] = entry{key: k, value: value, version: 1, expires: deadline(now, ttl)}
 	sh.mu.Unlock()
 	return true, nil
 }
 
 // Get returns the live value or state.ErrNotFound.
 func (s *Store) Get(_ context.Context, key state.Key) (string, error) {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	sh.mu.Unlock()
-	if !ok || (e.expires != 0 && !e.live(s.now())) {
+	_, _, e := sh.find(kbuf[:0], b, pl)
+	if e == nil {
+		sh.mu.Unlock()
 		return "", state.ErrNotFound
 	}
-	return e.value, nil
+	v, expires := e.value(), e.expires
+	sh.mu.Unlock()
+	if expires != 0 && s.now() >= expires {
+		return "", state.ErrNotFound
+	}
+	return v, nil
 }
 
 // GetVersioned returns the live value and its version or state.ErrNotFound.
 func (s *Store) GetVersioned(_ context.Context, key state.Key) (state.Entry, error) {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	sh.mu.Unlock()
-	if !ok || (e.expires != 0 && !e.live(s.now())) {
+	_, _, e := sh.find(kbuf[:0], b, pl)
+	if e == nil {
+		sh.mu.Unlock()
 		return state.Entry{}, state.ErrNotFound
 	}
-	return state.Entry{Value: e.value, Version: e.version}, nil
+	v, version, expires := e.value(), e.version, e.expires
+	sh.mu.Unlock()
+	if expires != 0 && s.now() >= expires {
+		return state.Entry{}, state.ErrNotFound
+	}
+	return state.Entry{Value: v, Version: version}, nil
 }
 
 // Set upserts value. The version grows by one (or starts at 1); the expiry
 // becomes now+ttl, or none when ttl is zero.
 func (s *Store) Set(_ context.Context, key state.Key, value string, ttl time.Duration) error {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	now := s.now()
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	if !ok {
-		e.key = string(b)
+	k, pl, e := sh.find(kbuf[:0], b, pl)
+	if e == nil {
+		sh.add(kbuf[:0], k, b, pl, newEntry(value, deadline(now, ttl)))
+		sh.mu.Unlock()
+		return nil
 	}
-	if !ok || !e.live(now) {
+	if !e.live(now) {
 		e.version = 0
 	}
-	e.value = value
+	e.setValue(value)
 	e.version++
 	e.expires = deadline(now, ttl)
-	sh.m[e.key] = e
 	sh.mu.Unlock()
 	return nil
 }
 
 // Delete removes the entry and reports whether a live one existed.
 func (s *Store) Delete(_ context.Context, key state.Key) (bool, error) {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	now := s.now()
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	if ok {
-		delete(sh.m, e.key)
+	k, pl, e := sh.find(kbuf[:0], b, pl)
+	live := e != nil && e.live(now)
+	if e != nil {
+		delete(sh.m, string(k))
+		if h, _ := handleOf(k); sh.release(h) {
+			sh.freeHandle(h, string(b[:pl]))
+		}
 	}
 	sh.mu.Unlock()
-	return ok && e.live(now), nil
+	return live, nil
 }
 
 // Increment adds delta to the decimal value (missing or expired counts as 0)
@@ -299,32 +520,32 @@ func (s *Store) Delete(_ context.Context, key state.Key) (bool, error) {
 // keeps the existing expiry (a new counter is then permanent). It fails if
 // the live value is not a decimal integer.
 func (s *Store) Increment(_ context.Context, key state.Key, delta int64, ttl time.Duration) (int64, error) {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	now := s.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[string(b)]
+	k, pl, e := sh.find(kbuf[:0], b, pl)
 	var n int64
-	if ok && e.live(now) {
+	switch {
+	case e == nil:
+		e = &entry{}
+		sh.add(kbuf[:0], k, b, pl, e)
+	case e.live(now):
 		var err error
-		if n, err = strconv.ParseInt(e.value, 10, 64); err != nil {
-			return 0, fmt.Errorf("state/memory: increment %s: value is not an integer", e.key)
+		if n, err = strconv.ParseInt(e.value(), 10, 64); err != nil {
+			return 0, fmt.Errorf("state/memory: increment %s: value is not an integer", key)
 		}
-	} else {
-		if !ok {
-			e.key = string(b)
-		}
+	default:
 		e.version, e.expires = 0, 0
 	}
 	n += delta
-	e.value = strconv.FormatInt(n, 10)
+	e.setValue(strconv.FormatInt(n, 10))
 	e.version++
 	if ttl > 0 {
 		e.expires = now + int64(ttl)
 	}
-	sh.m[e.key] = e
 	return n, nil
 }
 
@@ -336,32 +557,33 @@ func (s *Store) IncrementWindow(_ context.Context, key state.Key, window time.Du
 	if window <= 0 {
 		return 0, 0, fmt.Errorf("state/memory: increment window %s: window must be > 0, got %s", key, window)
 	}
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	now := s.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[string(b)]
-	if ok && e.live(now) {
-		n, err := strconv.ParseInt(e.value, 10, 64)
+	k, pl, e := sh.find(kbuf[:0], b, pl)
+	if e != nil && e.live(now) {
+		n, err := strconv.ParseInt(e.value(), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("state/memory: increment window %s: value is not an integer", e.key)
+			return 0, 0, fmt.Errorf("state/memory: increment window %s: value is not an integer", key)
 		}
 		n++
-		e.value = strconv.FormatInt(n, 10)
+		e.setValue(strconv.FormatInt(n, 10))
 		e.version++
-		sh.m[e.key] = e
 		var left time.Duration
 		if e.expires != 0 {
 			left = time.Duration(e.expires - now)
 		}
 		return n, left, nil
 	}
-	if !ok {
-		e.key = string(b)
+	if e == nil {
+		sh.add(kbuf[:0], k, b, pl, newEntry("1", now+int64(window)))
+	} else {
+		e.setValue("1")
+		e.version, e.expires = 1, now+int64(window)
 	}
-	sh.m[e.key] = entry{key: e.key, value: "1", version: 1, expires: now + int64(window)}
 	return 1, window, nil
 }
 
@@ -369,13 +591,13 @@ func (s *Store) IncrementWindow(_ context.Context, key state.Key, window time.Du
 // A missing or expired key, or another version, is an error wrapping
 // state.ErrConflict. A zero ttl keeps the old expiry.
 func (s *Store) CompareAndSwap(_ context.Context, key state.Key, expected uint64, value string, ttl time.Duration) error {
-	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	var buf, kbuf [keyBufSize]byte
+	b, pl := appendKey(buf[:0], key)
 	sh := s.shardOf(b)
 	now := s.now()
 	sh.mu.Lock()
-	e, ok := sh.m[string(b)]
-	if !ok || !e.live(now) {
+	_, _, e := sh.find(kbuf[:0], b, pl)
+	if e == nil || !e.live(now) {
 		sh.mu.Unlock()
 		return fmt.Errorf("state/memory: compare-and-swap %s: expected version %d, key missing: %w", key, expected, state.ErrConflict)
 	}
@@ -384,12 +606,11 @@ func (s *Store) CompareAndSwap(_ context.Context, key state.Key, expected uint64
 		sh.mu.Unlock()
 		return fmt.Errorf("state/memory: compare-and-swap %s: expected version %d, found %d: %w", key, expected, found, state.ErrConflict)
 	}
-	e.value = value
+	e.setValue(value)
 	e.version++
 	if ttl > 0 {
 		e.expires = now + int64(ttl)
 	}
-	sh.m[e.key] = e
 	sh.mu.Unlock()
 	return nil
 }
@@ -398,7 +619,7 @@ func (s *Store) CompareAndSwap(_ context.Context, key state.Key, expected uint64
 // "namespace:tenant:kind:" + prefix, sorted by key.
 func (s *Store) ScanKeys(_ context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
 	p := namespace + ":" + tenant + ":" + kind + ":" + prefix
-	return s.scan(func(k string) bool { return strings.HasPrefix(k, p) }), nil
+	return s.scan(func(kp string) (string, bool) { return within(kp, p) }), nil
 }
 
 // ScanKeysByKind returns the live entries of one kind across every namespace
@@ -407,28 +628,47 @@ func (s *Store) ScanKeys(_ context.Context, namespace, tenant, kind, prefix stri
 // prefix rule ScanKeys uses, applied to every namespace and tenant.)
 func (s *Store) ScanKeysByKind(_ context.Context, kind string) ([]state.KV, error) {
 	want := kind + ":"
-	return s.scan(func(k string) bool {
-		i := strings.IndexByte(k, ':')
-		if i < 0 {
-			return false
-		}
-		j := strings.IndexByte(k[i+1:], ':')
-		if j < 0 {
-			return false
-		}
-		return strings.HasPrefix(k[i+1+j+1:], want)
+	return s.scan(func(kp string) (string, bool) {
+		// A key's prefix holds its first three ':'.
+		i := strings.IndexByte(kp, ':') + 1
+		i += strings.IndexByte(kp[i:], ':') + 1
+		return within(kp[i:], want)
 	}), nil
 }
 
-func (s *Store) scan(match func(string) bool) []state.KV {
+// within tells which keys prefix+id start with p: none (ok false), or
+// those whose id starts with rest.
+func within(prefix, p string) (rest string, ok bool) {
+	if len(prefix) >= len(p) {
+		return "", strings.HasPrefix(prefix, p)
+	}
+	if !strings.HasPrefix(p, prefix) {
+		return "", false
+	}
+	return p[len(prefix):], true
+}
+
+// scan returns the live entries whose prefix match accepts and whose id
+// starts with the rest match returns for that prefix, sorted by canonical
+// key.
+func (s *Store) scan(match func(prefix string) (rest string, ok bool)) []state.KV {
 	now := s.now()
 	var out []state.KV
+	var rests []string // by handle, in the shard at hand
+	var oks []bool
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
+		prefixes := sh.prefixes()
+		rests, oks = rests[:0], oks[:0]
+		for _, p := range prefixes { // free handles ("") are carried by no entry
+			r, ok := match(p)
+			rests, oks = append(rests, r), append(oks, ok)
+		}
 		for k, e := range sh.m {
-			if e.live(now) && match(k) {
-				out = append(out, state.KV{Key: k, Value: e.value})
+			h, n := handleOf(k)
+			if id := k[n:]; oks[h] && e.live(now) && strings.HasPrefix(id, rests[h]) {
+				out = append(out, state.KV{Key: prefixes[h] + id, Value: e.value()})
 			}
 		}
 		sh.mu.Unlock()
@@ -450,7 +690,7 @@ func (s *Store) IndexTimeout(_ context.Context, key state.Key, deadlineMs int64)
 // RemoveTimeoutIndex removes the key from the timeout index (idempotent).
 func (s *Store) RemoveTimeoutIndex(_ context.Context, key state.Key) error {
 	var buf [keyBufSize]byte
-	b := appendKey(buf[:0], key)
+	b, _ := appendKey(buf[:0], key)
 	s.tmu.Lock()
 	s.timeouts.remove(b)
 	s.tmu.Unlock()

@@ -204,3 +204,64 @@ func TestTimeoutIndexCompaction(t *testing.T) {
 		t.Fatalf("due before the last deadlines = %v, want none", got)
 	}
 }
+
+// TestManyPrefixes stores one key in each of 20,000 tenants, so that every
+// shard numbers more than 128 prefixes (two-byte handles), then frees and
+// reuses the numbers: deleting, expiring and writing new tenants must leave
+// each key readable under its own name.
+func TestManyPrefixes(t *testing.T) {
+	c := clock.NewFake(epoch)
+	s := memory.New(memory.Options{Clock: c})
+	ctx := t.Context()
+	const n = 20000
+	key := func(tenant, i int) state.Key {
+		return state.Key{Namespace: "ns", Tenant: fmt.Sprintf("t%05d", tenant), Kind: state.KindDedup, ID: fmt.Sprint(i)}
+	}
+	for i := range n {
+		ttl := time.Duration(0)
+		if i%3 == 0 {
+			ttl = time.Second
+		}
+		if err := s.Set(ctx, key(i, i), fmt.Sprint("v", i), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i += 3 {
+		if i%2 == 0 {
+			if ok, _ := s.Delete(ctx, key(i+1, i+1)); !ok {
+				t.Fatalf("Delete %v found nothing", key(i+1, i+1))
+			}
+		}
+	}
+	c.Advance(time.Second)
+	s.Sweep()
+	// New tenants take the freed numbers.
+	for i := n; i < n+n/2; i++ {
+		if ok, _ := s.CheckAndSet(ctx, key(i, i), fmt.Sprint("v", i), 0); !ok {
+			t.Fatalf("CheckAndSet %v = false", key(i, i))
+		}
+	}
+	want := 0
+	for i := range n + n/2 {
+		gone := i < n && (i%3 == 0 || (i%3 == 1 && (i-1)%2 == 0))
+		v, err := s.Get(ctx, key(i, i))
+		if gone {
+			if err == nil {
+				t.Fatalf("%v = %q, want it gone", key(i, i), v)
+			}
+			continue
+		}
+		want++
+		if err != nil || v != fmt.Sprint("v", i) {
+			t.Fatalf("%v = %q, %v; want v%d", key(i, i), v, err, i)
+		}
+		if i%1000 == 2 {
+			if kvs, _ := s.ScanKeys(ctx, "ns", fmt.Sprintf("t%05d", i), state.KindDedup, ""); len(kvs) != 1 || kvs[0].Key != key(i, i).String() {
+				t.Fatalf("ScanKeys of tenant %d = %v", i, kvs)
+			}
+		}
+	}
+	if kvs, _ := s.ScanKeysByKind(ctx, state.KindDedup); len(kvs) != want {
+		t.Fatalf("ScanKeysByKind found %d keys, want %d", len(kvs), want)
+	}
+}

@@ -209,3 +209,33 @@ func TestGroupStoredByPreviousBuild(t *testing.T) {
 		t.Fatalf("notification payload %v", p)
 	}
 }
+
+// A group whose namespace and tenant contain ':' is listed and flushed
+// like any other (the state keys escape them).
+func TestColonsInNamespaceAndTenant(t *testing.T) {
+	clk := clock.NewFake(t0)
+	st := memory.New(memory.Options{Clock: clk})
+	rec := &recorder{}
+	m := newManager(t, st, clk, rec)
+	ctx := context.Background()
+	a := ev("a")
+	a.Namespace, a.Tenant = "prod:eu", "acme:web"
+	out, err := m.Add(ctx, a, verdict(30, "metadata.cluster"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := m.List(ctx, func(ns, tenant string) bool { return ns == "prod:eu" && tenant == "acme:web" })
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("List = %d groups, %v; want the one group", len(sums), err)
+	}
+	clk.Set(out.NotifyAt)
+	if n, err := m.FlushDue(ctx, clk.Now()); n != 1 || err != nil {
+		t.Fatalf("flushed %d (%v), want 1", n, err)
+	}
+	if rec.count() != 1 {
+		t.Fatalf("sent %d notifications, want 1", rec.count())
+	}
+	if got := rec.sent[0]; got.Namespace != "prod:eu" || got.Tenant != "acme:web" {
+		t.Fatalf("notification for %s/%s, want prod:eu/acme:web", got.Namespace, got.Tenant)
+	}
+}

@@ -36,18 +36,103 @@ var (
 )
 
 // Key addresses one entry: (namespace, tenant, kind, id). Its canonical
-// string is "namespace:tenant:kind:id".
+// string is "namespace:tenant:kind:id", with any ':' or '%' in the
+// namespace or tenant written as "%3A" / "%25" so that the string splits
+// back into the same four parts (ParseKey). Kinds never contain ':'; the
+// id may contain anything and is written as is.
 type Key struct {
 	Namespace, Tenant, Kind, ID string
 }
 
 // String returns the canonical form.
 func (k Key) String() string {
-	return k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + k.ID
+	if plainSegment(k.Namespace) && plainSegment(k.Tenant) {
+		return k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + k.ID
+	}
+	return string(AppendKey(make([]byte, 0, len(k.Namespace)+len(k.Tenant)+len(k.Kind)+len(k.ID)+12), k))
 }
 
-// ParseKey splits a canonical key into at most four parts on ':' (the id may
-// contain colons).
+// AppendKey appends k's canonical form to b.
+func AppendKey(b []byte, k Key) []byte {
+	b = AppendSegment(b, k.Namespace)
+	b = append(b, ':')
+	b = AppendSegment(b, k.Tenant)
+	b = append(b, ':')
+	b = append(b, k.Kind...)
+	b = append(b, ':')
+	return append(b, k.ID...)
+}
+
+// ScanPrefix is the canonical form every key under (namespace, tenant,
+// kind) with an id starting with idPrefix begins with.
+func ScanPrefix(namespace, tenant, kind, idPrefix string) string {
+	return Key{Namespace: namespace, Tenant: tenant, Kind: kind, ID: idPrefix}.String()
+}
+
+// Segment returns a namespace or tenant as written in a canonical key.
+func Segment(s string) string {
+	if plainSegment(s) {
+		return s
+	}
+	return string(AppendSegment(nil, s))
+}
+
+// AppendSegment appends a namespace or tenant as written in a canonical
+// key: ':' as "%3A" and '%' as "%25", everything else as is.
+func AppendSegment(b []byte, s string) []byte {
+	if plainSegment(s) {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ':':
+			b = append(b, "%3A"...)
+		case '%':
+			b = append(b, "%25"...)
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return b
+}
+
+func plainSegment(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' || s[i] == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// unescapeSegment reverses AppendSegment; ok is false for a '%' that does
+// not start "%3A" or "%25".
+func unescapeSegment(s string) (string, bool) {
+	if indexByte(s, '%') < 0 {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b = append(b, s[i])
+			continue
+		}
+		switch {
+		case i+2 < len(s) && s[i+1] == '3' && (s[i+2] == 'A' || s[i+2] == 'a'):
+			b = append(b, ':')
+		case i+2 < len(s) && s[i+1] == '2' && s[i+2] == '5':
+			b = append(b, '%')
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(b), true
+}
+
+// ParseKey splits a canonical key into its four parts: three ':' end the
+// namespace, tenant and kind; the rest is the id (which may contain
+// colons).
 func ParseKey(s string) (Key, error) {
 	var parts [3]string
 	rest := s
@@ -59,7 +144,12 @@ func ParseKey(s string) (Key, error) {
 		parts[i] = rest[:j]
 		rest = rest[j+1:]
 	}
-	return Key{parts[0], parts[1], parts[2], rest}, nil
+	ns, ok1 := unescapeSegment(parts[0])
+	tenant, ok2 := unescapeSegment(parts[1])
+	if !ok1 || !ok2 {
+		return Key{}, fmt.Errorf("state: malformed key %q: bad %%-escape in namespace or tenant", s)
+	}
+	return Key{ns, tenant, parts[2], rest}, nil
 }
 
 func indexByte(s string, c byte) int {

@@ -52,7 +52,7 @@ func (s *Store) get(ctx context.Context, what string, key state.Key) (state.Entr
 // ScanKeys returns the live entries whose canonical key starts with
 // "namespace:tenant:kind:" + prefix, sorted by key.
 func (s *Store) ScanKeys(ctx context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
-	p := namespace + ":" + tenant + ":" + kind + ":" + prefix
+	p := state.ScanPrefix(namespace, tenant, kind, prefix)
 	cond := appendQuoted([]byte("key >= "), p)
 	if end, ok := prefixEnd(p); ok {
 		cond = append(cond, " AND key < "...)

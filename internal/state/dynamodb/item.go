@@ -98,8 +98,10 @@ func ceilMs(d time.Duration) int64 {
 func expSec(ms int64) int64 { return (ms + 999) / 1000 }
 
 // pk and sk of a state key.
-func (s *Store) pk(k state.Key) string { return s.pkPrefix + k.Namespace + ":" + k.Tenant }
-func sk(k state.Key) string            { return k.Kind + ":" + k.ID }
+func (s *Store) pk(k state.Key) string {
+	return s.pkPrefix + state.Segment(k.Namespace) + ":" + state.Segment(k.Tenant)
+}
+func sk(k state.Key) string { return k.Kind + ":" + k.ID }
 
 func (s *Store) key(k state.Key) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(s.pk(k)), attrSK: str(sk(k))}

@@ -528,7 +528,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint
 // paginated Query on the (namespace, tenant) partition.
 func (s *Store) ScanKeys(ctx context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
 	now := s.nowMs()
-	canon := namespace + ":" + tenant + ":"
+	canon := state.Segment(namespace) + ":" + state.Segment(tenant) + ":"
 	in := &dynamodb.QueryInput{
 		TableName:                s.table,
 		KeyConditionExpression:   aws.String(keyCondPrefix),
@@ -537,7 +537,7 @@ func (s *Store) ScanKeys(ctx context.Context, namespace, tenant, kind, prefix st
 		ConsistentRead:           aws.Bool(true),
 		ExpressionAttributeNames: namesScan,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(s.pkPrefix + namespace + ":" + tenant), ":p": str(kind + ":" + prefix), ":now": num(now),
+			":pk": str(s.pkPrefix + canon[:len(canon)-1]), ":p": str(kind + ":" + prefix), ":now": num(now),
 		},
 	}
 	var out []state.KV

@@ -379,9 +379,9 @@ func deadline(now int64, ttl time.Duration) int64 {
 // string rather than the fields keeps keys that have the same canonical
 // form one entry, as they are in every backend.)
 func appendKey(b []byte, k state.Key) ([]byte, int) {
-	b = append(b, k.Namespace...)
+	b = state.AppendSegment(b, k.Namespace)
 	b = append(b, ':')
-	b = append(b, k.Tenant...)
+	b = state.AppendSegment(b, k.Tenant)
 	b = append(b, ':')
 	b = append(b, k.Kind...)
 	b = append(b, ':')
@@ -618,7 +618,7 @@ func (s *Store) CompareAndSwap(_ context.Context, key state.Key, expected uint64
 // ScanKeys returns the live entries whose canonical key starts with
 // "namespace:tenant:kind:" + prefix, sorted by key.
 func (s *Store) ScanKeys(_ context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
-	p := namespace + ":" + tenant + ":" + kind + ":" + prefix
+	p := state.ScanPrefix(namespace, tenant, kind, prefix)
 	return s.scan(func(kp string) (string, bool) { return within(kp, p) }), nil
 }
 

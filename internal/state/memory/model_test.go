@@ -148,7 +148,7 @@ func runModel(t *testing.T, seed uint64) {
 		case 7:
 			prefix := pick("", "x", "x:", "1", ":")
 			got, _ := s.ScanKeys(ctx, k.Namespace, k.Tenant, k.Kind, prefix)
-			p := k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + prefix
+			p := state.ScanPrefix(k.Namespace, k.Tenant, k.Kind, prefix)
 			want := m.scan(func(k string) bool { return strings.HasPrefix(k, p) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s: ScanKeys(%q) = %v, want %v", where(), p, got, want)

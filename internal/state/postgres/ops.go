@@ -288,7 +288,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint
 // ScanKeys returns the live entries whose canonical key starts with
 // "namespace:tenant:kind:" + prefix, sorted by key (byte order).
 func (s *Store) ScanKeys(ctx context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
-	pattern := likeEscape(namespace+":"+tenant+":"+kind+":"+prefix) + "%"
+	pattern := likeEscape(state.ScanPrefix(namespace, tenant, kind, prefix)) + "%"
 	return s.scan(ctx, "scan "+namespace+":"+tenant+":"+kind, s.q.scan, pattern)
 }
 

@@ -150,7 +150,8 @@ func (s *Store) Close() error {
 
 // entryKey is the physical key of an entry: "<prefix>:ns:tenant:kind:id".
 func (s *Store) entryKey(k state.Key) string {
-	return s.entryPrefix + k.Namespace + ":" + k.Tenant + ":" + k.Kind + ":" + k.ID
+	ns, tenant := state.Segment(k.Namespace), state.Segment(k.Tenant)
+	return s.entryPrefix + ns + ":" + tenant + ":" + k.Kind + ":" + k.ID
 }
 
 // ttlArg is a TTL as PX milliseconds; 0 means none. Redis keeps a key
@@ -340,7 +341,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, key state.Key, expected uint
 
 // ScanKeys returns the live entries under ns:tenant:kind:prefix, sorted.
 func (s *Store) ScanKeys(ctx context.Context, namespace, tenant, kind, prefix string) ([]state.KV, error) {
-	want := namespace + ":" + tenant + ":" + kind + ":" + prefix
+	want := state.ScanPrefix(namespace, tenant, kind, prefix)
 	return s.scan(ctx, "scan keys "+want, globEscape(s.entryPrefix+want)+"*", func(k string) bool {
 		return strings.HasPrefix(k, want)
 	})

@@ -524,6 +524,55 @@ var cases = []testCase{
 		},
 	},
 	{
+		name: "colons_in_namespace_and_tenant",
+		rule: "A namespace or tenant holding ':' or '%' is its own entry: ScanKeys, ScanKeysByKind and the timeout index return canonical keys that ParseKey splits back into the same namespace, tenant, kind and id",
+		run: func(e *env) {
+			kind := "stc" + randomHex()
+			k := state.Key{Namespace: e.ns + ":a%", Tenant: "acme:prod", Kind: kind, ID: "x:1"}
+			// What an unescaped key would confuse it with.
+			decoy := state.Key{Namespace: e.ns, Tenant: "a%:acme", Kind: "prod", ID: kind + ":x:1"}
+			e.set(k, "K", 0)
+			e.set(decoy, "decoy", 0)
+			if v, err := e.s.Get(e.ctx, k); err != nil || v != "K" {
+				e.t.Fatalf("Get = %q, %v; want K", v, err)
+			}
+			check := func(what string, keys []string) {
+				e.t.Helper()
+				if len(keys) != 1 {
+					e.t.Fatalf("%s = %v, want just %s", what, keys, k)
+				}
+				back, err := state.ParseKey(keys[0])
+				if err != nil || back != k {
+					e.t.Fatalf("%s: ParseKey(%q) = %#v, %v; want %#v", what, keys[0], back, err, k)
+				}
+			}
+			keysOf := func(kvs []state.KV) []string {
+				var out []string
+				for _, kv := range kvs {
+					out = append(out, kv.Key)
+				}
+				return out
+			}
+			check("ScanKeys", keysOf(e.scan(k.Namespace, k.Tenant, kind, "x:")))
+			check("ScanKeysByKind", keysOf(e.scanKind(kind)))
+			if err := e.s.IndexTimeout(e.ctx, k, 1000); err != nil {
+				e.t.Fatalf("IndexTimeout: %v", err)
+			}
+			defer func() { _ = e.s.RemoveTimeoutIndex(e.ctx, k) }()
+			all, err := e.s.GetExpiredTimeouts(e.ctx, 1000)
+			if err != nil {
+				e.t.Fatalf("GetExpiredTimeouts: %v", err)
+			}
+			var mine []string
+			for _, s := range all {
+				if strings.HasPrefix(s, state.Segment(k.Namespace)+":") {
+					mine = append(mine, s)
+				}
+			}
+			check("GetExpiredTimeouts", mine)
+		},
+	},
+	{
 		name: "timeout_index",
 		rule: "IndexTimeout again replaces the deadline (1000 then 5000: not due at 2000, due once at 5000 and 6000 until removed); GetExpiredTimeouts does not remove; RemoveTimeoutIndex is idempotent",
 		run: func(e *env) {

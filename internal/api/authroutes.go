@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/acteon/acteon-go/internal/auth"
 	"github.com/acteon/acteon-go/internal/httpjson"
@@ -65,6 +67,12 @@ func (ar AuthRoutes) login(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, auth.ErrInvalidCredentials) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="acteon"`)
 			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid credentials")
+			return
+		}
+		if locked, ok := errors.AsType[*auth.LoginLockedError](err); ok {
+			secs := int64((locked.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			writeErrorRetry(w, http.StatusTooManyRequests, "TOO_MANY_LOGIN_ATTEMPTS", locked.Error(), true)
 			return
 		}
 		writeErrorRetry(w, http.StatusServiceUnavailable, "AUTH_UNAVAILABLE", "authentication backend unavailable; try again", true)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -538,5 +539,29 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 20s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLoginLockoutOverHTTP: after auth.LoginFailureLimit wrong passwords
+// the login answers 429 with Retry-After, even with the right password.
+func TestLoginLockoutOverHTTP(t *testing.T) {
+	e := newAuthApp(t, "", authFile(t, "lockout-jwt-secret-0123456789", ""))
+	login := func(pw string) (int, http.Header, string) {
+		return e.call(t, "", "POST", "/v1/auth/login", fmt.Sprintf(`{"username":"alice","password":%q}`, pw))
+	}
+	for i := range auth.LoginFailureLimit {
+		if code, _, body := login("wrong"); code != 401 {
+			t.Fatalf("wrong password #%d: %d %s", i+1, code, body)
+		}
+	}
+	code, h, body := login("wonderland")
+	if code != 429 || !strings.Contains(body, "TOO_MANY_LOGIN_ATTEMPTS") {
+		t.Fatalf("right password while locked: %d %s", code, body)
+	}
+	if ra, err := strconv.Atoi(h.Get("Retry-After")); err != nil || ra < 1 || ra > int(auth.LoginFailureWindow/time.Second) {
+		t.Fatalf("Retry-After %q", h.Get("Retry-After"))
+	}
+	if !strings.Contains(e.logs.String(), "password login locked") {
+		t.Errorf("the lock was not logged")
 	}
 }

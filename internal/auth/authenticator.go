@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,68 @@ var Unauthenticated = &Identity{Method: "anonymous"}
 // valid; deleting it revokes the token.
 func TokenKey(jti string) state.Key {
 	return state.Key{Namespace: "auth", Tenant: "tokens", Kind: "token", ID: jti}
+}
+
+// Password logins of one configured user are locked for the rest of the
+// window once LoginFailureLimit of them have failed within
+// LoginFailureWindow; a successful login clears the count. The counter and
+// the lock live in the state store, so the limit holds across nodes. API
+// keys and JWTs already issued are not affected.
+const (
+	LoginFailureLimit  = 10
+	LoginFailureWindow = 15 * time.Minute
+)
+
+// LoginLockedError is returned by Login while the user's password login is
+// locked (HTTP 429); RetryAfter is the time left.
+type LoginLockedError struct{ RetryAfter time.Duration }
+
+func (e *LoginLockedError) Error() string {
+	return "too many failed logins for this user; try again later"
+}
+
+func loginFailuresKey(user string) state.Key {
+	return state.Key{Namespace: "auth", Tenant: "login", Kind: "login_failures", ID: user}
+}
+
+func loginLockKey(user string) state.Key {
+	return state.Key{Namespace: "auth", Tenant: "login", Kind: "login_lock", ID: user}
+}
+
+// checkLoginLock returns a *LoginLockedError while user is locked.
+func (a *Authenticator) checkLoginLock(ctx context.Context, user string) error {
+	v, err := a.o.State.Get(ctx, loginLockKey(user))
+	if errors.Is(err, state.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBackend, err)
+	}
+	until, perr := strconv.ParseInt(v, 10, 64)
+	left := time.UnixMilli(until).Sub(a.o.Clock.Now())
+	if perr != nil || left <= 0 {
+		return nil
+	}
+	a.failures.WithLabelValues("login_locked").Inc()
+	return &LoginLockedError{RetryAfter: left}
+}
+
+// countLoginFailure counts a failed password login and locks the user
+// when the count reaches the limit. A store error is logged: the login
+// has failed anyway.
+func (a *Authenticator) countLoginFailure(ctx context.Context, user string) {
+	n, left, err := a.o.State.IncrementWindow(ctx, loginFailuresKey(user), LoginFailureWindow)
+	if err == nil && n >= LoginFailureLimit && left > 0 {
+		until := a.o.Clock.Now().Add(left).UnixMilli()
+		err = a.o.State.Set(ctx, loginLockKey(user), strconv.FormatInt(until, 10), left)
+		if err == nil && n == LoginFailureLimit {
+			a.log.Warn("password login locked after repeated failures", "caller", user,
+				"failures", n, "for", left.Round(time.Second).String())
+		}
+	}
+	if err != nil {
+		a.log.Warn("counting a failed login failed", "caller", user, "err", err)
+	}
 }
 
 // Options configures an Authenticator.
@@ -276,17 +339,27 @@ func WriteAuthError(w http.ResponseWriter, err error) {
 // ErrInvalidCredentials.
 func (a *Authenticator) Login(ctx context.Context, username, password string) (string, int64, error) {
 	c := a.creds.Load()
+	_, known := c.users[username]
+	if known {
+		if err := a.checkLoginLock(ctx, username); err != nil {
+			return "", 0, err
+		}
+	}
 	id := c.CheckPassword(username, password)
 	if id == nil {
 		a.failures.WithLabelValues("login").Inc()
 		// The user name is logged only when it is a configured user: a
 		// password typed into the user name field must not reach the log.
-		if _, known := c.users[username]; known {
+		if known {
 			a.log.Info("login failed", "caller", username)
+			a.countLoginFailure(ctx, username)
 		} else {
 			a.log.Info("login failed for an unknown user name")
 		}
 		return "", 0, ErrInvalidCredentials
+	}
+	if _, err := a.o.State.Delete(ctx, loginFailuresKey(username)); err != nil {
+		return "", 0, fmt.Errorf("%w: %v", ErrBackend, err)
 	}
 	now := a.o.Clock.Now()
 	claims := Claims{

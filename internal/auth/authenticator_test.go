@@ -391,3 +391,63 @@ func FuzzAuthHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestLoginLockout: LoginFailureLimit wrong passwords for a user lock its
+// password login (even with the right password) until the window ends; a
+// successful login clears the count; unknown user names are never locked
+// and API keys keep working.
+func TestLoginLockout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.toml")
+	writeFile(t, path, authTOML(t, map[string]string{"ci-bot": "raw-key-1"}))
+	clk := clock.NewFake(jwtNow)
+	st := memory.New(memory.Options{Clock: clk})
+	a, err := New(Options{Path: path, State: st, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	fail := func(n int) {
+		t.Helper()
+		for i := range n {
+			if _, _, err := a.Login(ctx, "alice", "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+				t.Fatalf("wrong password #%d: %v, want ErrInvalidCredentials", i+1, err)
+			}
+		}
+	}
+
+	// Failures below the limit, then a success: the count starts over.
+	fail(LoginFailureLimit - 1)
+	if _, _, err := a.Login(ctx, "alice", "wonderland"); err != nil {
+		t.Fatalf("right password after %d failures: %v", LoginFailureLimit-1, err)
+	}
+	fail(LoginFailureLimit - 1)
+	if _, _, err := a.Login(ctx, "alice", "wonderland"); err != nil {
+		t.Fatalf("the count was not cleared by the successful login: %v", err)
+	}
+
+	fail(LoginFailureLimit)
+	clk.Advance(time.Minute)
+	_, _, err = a.Login(ctx, "alice", "wonderland")
+	var locked *LoginLockedError
+	if !errors.As(err, &locked) {
+		t.Fatalf("right password after %d failures: %v, want LoginLockedError", LoginFailureLimit, err)
+	}
+	if want := LoginFailureWindow - time.Minute; locked.RetryAfter != want {
+		t.Errorf("RetryAfter = %s, want %s", locked.RetryAfter, want)
+	}
+	for range 3 * LoginFailureLimit {
+		if _, _, err := a.Login(ctx, "nobody", "x"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("unknown user: %v, want ErrInvalidCredentials (never locked)", err)
+		}
+	}
+	r := httptest.NewRequest("GET", "/v1/rules", nil)
+	r.Header.Set("X-API-Key", "raw-key-1")
+	if _, err := a.Authenticate(r); err != nil {
+		t.Fatalf("an API key during alice's lock: %v", err)
+	}
+
+	clk.Advance(LoginFailureWindow - time.Minute)
+	if _, _, err := a.Login(ctx, "alice", "wonderland"); err != nil {
+		t.Fatalf("right password once the window has ended: %v", err)
+	}
+}

@@ -3,6 +3,7 @@
 package memory_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // TestNoAllocations pins the operations that find or update an existing
 // entry in place at zero allocations: lookups, a duplicate CheckAndSet,
-// CheckAndSet over an expired marker, overwrites, small counts, Delete. (The
+// CheckAndSet over an expired marker, overwrites, small counts, Delete,
+// re-indexing a timeout and removing one that is not indexed. (The
 // counts are exact, not timing; the race detector adds allocations, hence
 // the build tag.)
 func TestNoAllocations(t *testing.T) {
@@ -28,6 +30,16 @@ func TestNoAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Set(ctx, st, `{"state":"open"}`, 0); err != nil {
+		t.Fatal(err)
+	}
+	// An open group's timeout, re-indexed by each event added to it; other
+	// keys around it so that a new deadline moves it in the heap.
+	pk := state.Key{Namespace: "notifications", Tenant: "tenant-1", Kind: "pending_groups", ID: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"}
+	ms := int64(5000)
+	for i := range 100 {
+		_ = s.IndexTimeout(ctx, state.Key{Namespace: "notifications", Tenant: "tenant-1", Kind: "pending_groups", ID: fmt.Sprint(i)}, int64(50*i+1))
+	}
+	if err := s.IndexTimeout(ctx, pk, ms); err != nil {
 		t.Fatal(err)
 	}
 	ops := []struct {
@@ -53,6 +65,13 @@ func TestNoAllocations(t *testing.T) {
 			_, _, _ = s.IncrementWindow(ctx, w, time.Minute)
 		}},
 		{"Delete missing", func() { _, _ = s.Delete(ctx, missing) }},
+		{"IndexTimeout again, same deadline", func() { _ = s.IndexTimeout(ctx, pk, 5000) }},
+		{"IndexTimeout again, new deadline", func() {
+			ms = 6000 - ms // 1000 and 5000 in turn: to the top and back
+			_ = s.IndexTimeout(ctx, pk, ms)
+		}},
+		{"RemoveTimeoutIndex missing", func() { _ = s.RemoveTimeoutIndex(ctx, missing) }},
+		{"GetExpiredTimeouts none due", func() { _, _ = s.GetExpiredTimeouts(ctx, 0) }},
 	}
 	for _, o := range ops {
 		if n := testing.AllocsPerRun(100, o.op); n != 0 {

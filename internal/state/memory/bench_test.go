@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -160,6 +161,86 @@ func BenchmarkGet(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Get(ctx, k); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// timeoutKeys returns n distinct keys shaped like an open group's timeout
+// (the id is a hex sha256, as group keys are).
+func timeoutKeys(n int) []state.Key {
+	ks := make([]state.Key, n)
+	for i := range ks {
+		ks[i] = state.Key{Namespace: "notifications", Tenant: "tenant-1", Kind: "pending_groups", ID: fmt.Sprintf("%064x", 0x9e3779b97f4a7c15*uint64(i+1))}
+	}
+	return ks
+}
+
+// BenchmarkIndexTimeout measures the timeout index with 10k keys indexed:
+// re-indexing one at its deadline (every event added to an open group),
+// at a new deadline, and churn (a new key indexed, an old one removed: a
+// group opened and one flushed).
+func BenchmarkIndexTimeout(b *testing.B) {
+	const n = 10000
+	setup := func(b *testing.B) (*memory.Store, []state.Key) {
+		s := memory.New(memory.Options{})
+		ks := timeoutKeys(2 * n)
+		for i, k := range ks[:n] {
+			if err := s.IndexTimeout(b.Context(), k, int64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return s, ks
+	}
+	b.Run("same", func(b *testing.B) {
+		s, ks := setup(b)
+		ctx := b.Context()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			j := (i * 7919) % n
+			_ = s.IndexTimeout(ctx, ks[j], int64(j))
+			i++
+		}
+	})
+	b.Run("moved", func(b *testing.B) {
+		s, ks := setup(b)
+		ctx := b.Context()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			j := (i * 7919) % n
+			_ = s.IndexTimeout(ctx, ks[j], int64(n+i))
+			i++
+		}
+	})
+	b.Run("churn", func(b *testing.B) {
+		s, ks := setup(b)
+		ctx := b.Context()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			// Keys i..i+n-1 (mod 2n) are indexed; index the next, remove
+			// the oldest.
+			_ = s.IndexTimeout(ctx, ks[(i+n)%(2*n)], int64(n+i))
+			_ = s.RemoveTimeoutIndex(ctx, ks[i%(2*n)])
+			i++
+		}
+	})
+}
+
+// BenchmarkGetExpiredTimeouts asks which of 10k indexed keys are due when
+// 100 are (what the group flusher and the state-machine timeout job ask
+// every tick).
+func BenchmarkGetExpiredTimeouts(b *testing.B) {
+	s := memory.New(memory.Options{})
+	ctx := b.Context()
+	for i, k := range timeoutKeys(10000) {
+		_ = s.IndexTimeout(ctx, k, int64(i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, _ := s.GetExpiredTimeouts(ctx, 99); len(got) != 100 {
+			b.Fatalf("%d due, want 100", len(got))
 		}
 	}
 }

@@ -29,6 +29,27 @@ func TestEntryLayout(t *testing.T) {
 	}
 }
 
+// TestTimeoutIndexLayout pins what an indexed timeout costs besides its
+// canonical key's bytes: a 24-byte heap item (deadline and key) and a map
+// slot of string key and int32 position, the key string shared by both.
+func TestTimeoutIndexLayout(t *testing.T) {
+	if got := unsafe.Sizeof(titem{}); got != 24 {
+		t.Errorf("titem is %d bytes, want 24", got)
+	}
+	f, _ := reflect.TypeFor[timeoutIndex]().FieldByName("pos")
+	if k, v := f.Type.Key(), f.Type.Elem(); k.Kind() != reflect.String || v.Kind() != reflect.Int32 {
+		t.Errorf("timeoutIndex.pos is map[%s]%s, want map[string]int32", k, v)
+	}
+	var x timeoutIndex
+	x.init()
+	x.put([]byte("ns:t:pending_groups:g1"), 1000)
+	for k := range x.pos {
+		if unsafe.StringData(k) != unsafe.StringData(x.heap[0].key) {
+			t.Error("the map and the heap item hold two copies of the key, want one string")
+		}
+	}
+}
+
 // TestHandles checks that a prefix's handle lives exactly as long as some
 // entry carries it, and that freed handles are reused.
 func TestHandles(t *testing.T) {

@@ -680,9 +680,10 @@ func (s *Store) scan(match func(prefix string) (rest string, ok bool)) []state.K
 // IndexTimeout puts the canonical key in the timeout index with a deadline
 // in epoch milliseconds, replacing any earlier deadline.
 func (s *Store) IndexTimeout(_ context.Context, key state.Key, deadlineMs int64) error {
-	k := key.String()
+	var buf [keyBufSize]byte
+	b := state.AppendKey(buf[:0], key)
 	s.tmu.Lock()
-	s.timeouts.put(k, deadlineMs)
+	s.timeouts.put(b, deadlineMs)
 	s.tmu.Unlock()
 	return nil
 }
@@ -690,7 +691,7 @@ func (s *Store) IndexTimeout(_ context.Context, key state.Key, deadlineMs int64)
 // RemoveTimeoutIndex removes the key from the timeout index (idempotent).
 func (s *Store) RemoveTimeoutIndex(_ context.Context, key state.Key) error {
 	var buf [keyBufSize]byte
-	b, _ := appendKey(buf[:0], key)
+	b := state.AppendKey(buf[:0], key)
 	s.tmu.Lock()
 	s.timeouts.remove(b)
 	s.tmu.Unlock()
@@ -776,89 +777,74 @@ func (l *lock) Held(_ context.Context) (bool, error) {
 	return ok, nil
 }
 
-// timeoutIndex maps canonical keys to deadlines and keeps a min-heap of
-// (deadline, key) for cheap "what is due" queries. Re-indexing or removing a
-// key leaves its old heap item behind; items are valid only while their
-// generation matches the map, and stale ones are dropped when they reach the
-// top or when they outnumber the live ones.
+// timeoutIndex is a min-heap of (deadline, canonical key) that knows where
+// each key sits in it: re-indexing a key moves its one item, removing a key
+// takes its item out, so the heap holds exactly the indexed keys. The
+// map's key and the item's key are one string, allocated when the key is
+// first indexed.
 type timeoutIndex struct {
-	deadlines map[string]tdl
-	heap      []titem
-	gen       uint64
-}
-
-type tdl struct {
-	ms  int64
-	gen uint64
+	pos  map[string]int32 // by canonical key: the index of its item in heap
+	heap []titem          // ordered by ms alone; due sorts ties by key
 }
 
 type titem struct {
 	ms  int64
-	gen uint64
 	key string
 }
 
-func (x *timeoutIndex) init() { x.deadlines = make(map[string]tdl) }
+func (x *timeoutIndex) init() { x.pos = make(map[string]int32) }
 
-func (x *timeoutIndex) valid(it titem) bool {
-	d, ok := x.deadlines[it.key]
-	return ok && d.gen == it.gen
-}
-
-func (x *timeoutIndex) put(key string, ms int64) {
-	x.gen++
-	x.deadlines[key] = tdl{ms: ms, gen: x.gen}
-	x.heap = append(x.heap, titem{ms: ms, gen: x.gen, key: key})
-	x.up(len(x.heap) - 1)
-	x.compact()
-}
-
-func (x *timeoutIndex) remove(key []byte) {
-	if _, ok := x.deadlines[string(key)]; !ok {
-		return
-	}
-	delete(x.deadlines, string(key))
-	x.compact()
-}
-
-// compact drops stale items at the top and rebuilds the heap when stale
-// items outnumber live ones.
-func (x *timeoutIndex) compact() {
-	for len(x.heap) > 0 && !x.valid(x.heap[0]) {
-		x.pop()
-	}
-	if len(x.heap) <= 2*len(x.deadlines)+64 {
-		return
-	}
-	h := x.heap[:0]
-	for _, it := range x.heap {
-		if x.valid(it) {
-			h = append(h, it)
+// put indexes the canonical key b at ms. Only a key not indexed yet costs
+// an allocation (its string; the map and the heap may grow).
+func (x *timeoutIndex) put(b []byte, ms int64) {
+	if i, ok := x.pos[string(b)]; ok {
+		if x.heap[i].ms != ms {
+			x.heap[i].ms = ms
+			x.fix(int(i))
 		}
+		return
 	}
-	clear(x.heap[len(h):])
-	x.heap = h
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		x.down(i)
+	// An int32 position bounds the index at 2^31-1 keys, far beyond the
+	// ~200 GiB they would take.
+	x.heap = append(x.heap, titem{ms: ms, key: string(b)})
+	x.up(len(x.heap) - 1) // records the position
+}
+
+func (x *timeoutIndex) remove(b []byte) {
+	i, ok := x.pos[string(b)]
+	if !ok {
+		return
+	}
+	delete(x.pos, string(b))
+	n := len(x.heap) - 1
+	last := x.heap[n]
+	x.heap[n] = titem{} // drop the key string
+	x.heap = x.heap[:n]
+	if int(i) < n {
+		// The last item fills the hole and moves to where it belongs.
+		x.heap[i] = last
+		x.pos[last.key] = i
+		x.fix(int(i))
 	}
 }
 
+// due returns the keys with a deadline <= nowMs, ordered by deadline then
+// key. It visits only those items and their children: below an item that
+// is not due nothing is.
 func (x *timeoutIndex) due(nowMs int64) []string {
-	var items []titem
-	var walk func(i int)
-	walk = func(i int) {
-		if i >= len(x.heap) || x.heap[i].ms > nowMs {
-			return
-		}
-		if x.valid(x.heap[i]) {
-			items = append(items, x.heap[i])
-		}
-		walk(2*i + 1)
-		walk(2*i + 2)
-	}
-	walk(0)
-	if len(items) == 0 {
+	if len(x.heap) == 0 || x.heap[0].ms > nowMs {
 		return nil
+	}
+	var items []titem
+	todo := []int{0}
+	for len(todo) > 0 {
+		i := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if i >= len(x.heap) || x.heap[i].ms > nowMs {
+			continue
+		}
+		items = append(items, x.heap[i])
+		todo = append(todo, 2*i+1, 2*i+2)
 	}
 	slices.SortFunc(items, func(a, b titem) int {
 		return cmp.Or(cmp.Compare(a.ms, b.ms), strings.Compare(a.key, b.key))
@@ -870,47 +856,55 @@ func (x *timeoutIndex) due(nowMs int64) []string {
 	return out
 }
 
-func (x *timeoutIndex) less(i, j int) bool {
-	a, b := x.heap[i], x.heap[j]
-	return a.ms < b.ms || (a.ms == b.ms && a.gen < b.gen)
+// fix restores the heap order after the deadline of the item at i
+// changed.
+func (x *timeoutIndex) fix(i int) {
+	if !x.down(i) {
+		x.up(i)
+	}
 }
 
+// up moves the item at i towards the root while its parent is due later.
+// The items it passes move down one level each; every item that moves has
+// its position written once.
 func (x *timeoutIndex) up(i int) {
+	it := x.heap[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !x.less(i, p) {
-			return
+		if x.heap[p].ms <= it.ms {
+			break
 		}
-		x.heap[i], x.heap[p] = x.heap[p], x.heap[i]
+		x.heap[i] = x.heap[p]
+		x.pos[x.heap[i].key] = int32(i)
 		i = p
 	}
+	x.heap[i] = it
+	x.pos[it.key] = int32(i)
 }
 
-func (x *timeoutIndex) down(i int) {
-	n := len(x.heap)
+// down moves the item at i towards the leaves while a child is due sooner,
+// and reports whether it moved.
+func (x *timeoutIndex) down(i int) bool {
+	it, i0, n := x.heap[i], i, len(x.heap)
 	for {
-		l := 2*i + 1
-		if l >= n {
-			return
+		c := 2*i + 1
+		if c >= n {
+			break
 		}
-		m := l
-		if r := l + 1; r < n && x.less(r, l) {
-			m = r
+		if r := c + 1; r < n && x.heap[r].ms < x.heap[c].ms {
+			c = r
 		}
-		if !x.less(m, i) {
-			return
+		if it.ms <= x.heap[c].ms {
+			break
 		}
-		x.heap[i], x.heap[m] = x.heap[m], x.heap[i]
-		i = m
+		x.heap[i] = x.heap[c]
+		x.pos[x.heap[i].key] = int32(i)
+		i = c
 	}
-}
-
-func (x *timeoutIndex) pop() {
-	n := len(x.heap) - 1
-	x.heap[0] = x.heap[n]
-	x.heap[n] = titem{}
-	x.heap = x.heap[:n]
-	if n > 0 {
-		x.down(0)
+	if i == i0 {
+		return false
 	}
+	x.heap[i] = it
+	x.pos[it.key] = int32(i)
+	return true
 }

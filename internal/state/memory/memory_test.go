@@ -170,10 +170,10 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestTimeoutIndexCompaction re-indexes and removes many keys so that stale
-// heap items pile up and get compacted, and checks the index still answers
-// exactly.
-func TestTimeoutIndexCompaction(t *testing.T) {
+// TestTimeoutIndexReindex re-indexes every key five times, later each
+// round, and removes half of them: each key is due once, at its last
+// deadline, and removed keys never.
+func TestTimeoutIndexReindex(t *testing.T) {
 	s := memory.New(memory.Options{})
 	ctx := t.Context()
 	key := func(i int) state.Key {
@@ -202,6 +202,14 @@ func TestTimeoutIndexCompaction(t *testing.T) {
 	}
 	if got, _ := s.GetExpiredTimeouts(ctx, 3999); len(got) != 0 {
 		t.Fatalf("due before the last deadlines = %v, want none", got)
+	}
+	// Earlier deadlines move keys forward again.
+	for i := range 200 {
+		_ = s.IndexTimeout(ctx, key(i), int64(200-i))
+	}
+	got, _ = s.GetExpiredTimeouts(ctx, 200)
+	if len(got) != 200 || got[0] != key(199).String() || got[199] != key(0).String() {
+		t.Fatalf("after moving every deadline earlier: %d due, first %v", len(got), got[:min(len(got), 3)])
 	}
 }
 

@@ -18,8 +18,10 @@
 // one map by string. Expiry is lazy (an expired entry is invisible to
 // every operation and replaced by writes) and an optional sweeper started
 // with Start removes expired entries and locks in the background. The
-// timeout index and the lock table each have their own mutex; no operation
-// holds two of these mutexes at once.
+// timeout index is a min-heap by deadline with one item per indexed key
+// and a map from key to its item's place, keys packed by prefix handle
+// the same way. The timeout index and the lock table each have their own
+// mutex; no operation holds two of these mutexes at once.
 //
 // Expiry is inclusive: an entry written at t with ttl d is gone at exactly
 // t+d. The context arguments are accepted for the contract but never block:

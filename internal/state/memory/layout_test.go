@@ -30,8 +30,9 @@ func TestEntryLayout(t *testing.T) {
 }
 
 // TestTimeoutIndexLayout pins what an indexed timeout costs besides its
-// canonical key's bytes: a 24-byte heap item (deadline and key) and a map
-// slot of string key and int32 position, the key string shared by both.
+// packed key's bytes (prefix handle and id): a 24-byte heap item (deadline
+// and key) and a map slot of string key and int32 position, the key string
+// shared by both.
 func TestTimeoutIndexLayout(t *testing.T) {
 	if got := unsafe.Sizeof(titem{}); got != 24 {
 		t.Errorf("titem is %d bytes, want 24", got)
@@ -42,7 +43,7 @@ func TestTimeoutIndexLayout(t *testing.T) {
 	}
 	var x timeoutIndex
 	x.init()
-	x.put([]byte("ns:t:pending_groups:g1"), 1000)
+	x.put(nil, []byte("ns:t:pending_groups:g1"), 1000)
 	for k := range x.pos {
 		if unsafe.StringData(k) != unsafe.StringData(x.heap[0].key) {
 			t.Error("the map and the heap item hold two copies of the key, want one string")

@@ -680,20 +680,20 @@ func (s *Store) scan(match func(prefix string) (rest string, ok bool)) []state.K
 // IndexTimeout puts the canonical key in the timeout index with a deadline
 // in epoch milliseconds, replacing any earlier deadline.
 func (s *Store) IndexTimeout(_ context.Context, key state.Key, deadlineMs int64) error {
-	var buf [keyBufSize]byte
+	var buf, kbuf [keyBufSize]byte
 	b := state.AppendKey(buf[:0], key)
 	s.tmu.Lock()
-	s.timeouts.put(b, deadlineMs)
+	s.timeouts.put(kbuf[:0], b, deadlineMs)
 	s.tmu.Unlock()
 	return nil
 }
 
 // RemoveTimeoutIndex removes the key from the timeout index (idempotent).
 func (s *Store) RemoveTimeoutIndex(_ context.Context, key state.Key) error {
-	var buf [keyBufSize]byte
+	var buf, kbuf [keyBufSize]byte
 	b := state.AppendKey(buf[:0], key)
 	s.tmu.Lock()
-	s.timeouts.remove(b)
+	s.timeouts.remove(kbuf[:0], b)
 	s.tmu.Unlock()
 	return nil
 }
@@ -777,45 +777,103 @@ func (l *lock) Held(_ context.Context) (bool, error) {
 	return ok, nil
 }
 
-// timeoutIndex is a min-heap of (deadline, canonical key) that knows where
-// each key sits in it: re-indexing a key moves its one item, removing a key
-// takes its item out, so the heap holds exactly the indexed keys. The
-// map's key and the item's key are one string, allocated when the key is
-// first indexed.
+// timeoutIndex is a min-heap of (deadline, key) that knows where each key
+// sits in it: re-indexing a key moves its one item, removing a key takes
+// its item out, so the heap holds exactly the indexed keys.
+//
+// As in the shards, a key is stored packed: the handle of its prefix (the
+// canonical key up to its third ':') and its id. The map's key and the
+// item's key are one such string, allocated when the key is first indexed;
+// due puts the canonical keys back together.
 type timeoutIndex struct {
-	pos  map[string]int32 // by canonical key: the index of its item in heap
+	pos  map[string]int32 // by packed key: the index of its item in heap
 	heap []titem          // ordered by ms alone; due sorts ties by key
+
+	handles map[string]uint32 // by prefix
+	prefix  []string          // by handle; "" when free
+	uses    []int32           // by handle: how many indexed keys carry it
+	free    []uint32          // handles of no prefix, to reuse
 }
 
 type titem struct {
 	ms  int64
-	key string
+	key string // packed
 }
 
-func (x *timeoutIndex) init() { x.pos = make(map[string]int32) }
+func (x *timeoutIndex) init() {
+	x.pos = make(map[string]int32)
+	x.handles = make(map[string]uint32)
+}
 
-// put indexes the canonical key b at ms. Only a key not indexed yet costs
-// an allocation (its string; the map and the heap may grow).
-func (x *timeoutIndex) put(b []byte, ms int64) {
-	if i, ok := x.pos[string(b)]; ok {
+// find returns the packed key of the canonical key b, built in dst, and
+// b's prefix length; the key is nil if no indexed key has b's prefix.
+func (x *timeoutIndex) find(dst, b []byte) ([]byte, int) {
+	pl := prefixLen(b)
+	h, ok := x.handles[string(b[:pl])]
+	if !ok {
+		return nil, pl
+	}
+	return packKey(dst, h, b[pl:]), pl
+}
+
+// put indexes the canonical key b at ms; dst is room to pack it in. Only a
+// key not indexed yet costs allocations: its packed key, a prefix that no
+// indexed key has, and the map's and the heap's growth.
+func (x *timeoutIndex) put(dst, b []byte, ms int64) {
+	k, pl := x.find(dst, b)
+	var h uint32
+	if k == nil {
+		h = x.newHandle(string(b[:pl]))
+		k = packKey(dst, h, b[pl:])
+	} else if i, ok := x.pos[string(k)]; ok {
 		if x.heap[i].ms != ms {
 			x.heap[i].ms = ms
 			x.fix(int(i))
 		}
 		return
+	} else {
+		h, _ = handleOf(k)
 	}
+	x.uses[h]++
 	// An int32 position bounds the index at 2^31-1 keys, far beyond the
 	// ~200 GiB they would take.
-	x.heap = append(x.heap, titem{ms: ms, key: string(b)})
+	x.heap = append(x.heap, titem{ms: ms, key: string(k)})
 	x.up(len(x.heap) - 1) // records the position
 }
 
-func (x *timeoutIndex) remove(b []byte) {
-	i, ok := x.pos[string(b)]
+func (x *timeoutIndex) newHandle(prefix string) uint32 {
+	var h uint32
+	if n := len(x.free); n > 0 {
+		h = x.free[n-1]
+		x.free = x.free[:n-1]
+		x.prefix[h] = prefix
+	} else {
+		h = uint32(len(x.prefix))
+		x.prefix = append(x.prefix, prefix)
+		x.uses = append(x.uses, 0)
+	}
+	x.handles[prefix] = h
+	return h
+}
+
+// remove takes the canonical key b out of the index; dst is room to pack
+// it in.
+func (x *timeoutIndex) remove(dst, b []byte) {
+	k, _ := x.find(dst, b)
+	if k == nil {
+		return
+	}
+	i, ok := x.pos[string(k)]
 	if !ok {
 		return
 	}
-	delete(x.pos, string(b))
+	delete(x.pos, string(k))
+	h, _ := handleOf(k)
+	if x.uses[h]--; x.uses[h] == 0 {
+		delete(x.handles, x.prefix[h])
+		x.prefix[h] = ""
+		x.free = append(x.free, h)
+	}
 	n := len(x.heap) - 1
 	last := x.heap[n]
 	x.heap[n] = titem{} // drop the key string
@@ -828,6 +886,12 @@ func (x *timeoutIndex) remove(b []byte) {
 	}
 }
 
+// canonical returns the canonical form of the packed key k.
+func (x *timeoutIndex) canonical(k string) string {
+	h, n := handleOf(k)
+	return x.prefix[h] + k[n:]
+}
+
 // due returns the keys with a deadline <= nowMs, ordered by deadline then
 // key. It visits only those items and their children: below an item that
 // is not due nothing is.
@@ -835,7 +899,7 @@ func (x *timeoutIndex) due(nowMs int64) []string {
 	if len(x.heap) == 0 || x.heap[0].ms > nowMs {
 		return nil
 	}
-	var items []titem
+	var items []titem // with canonical keys
 	todo := []int{0}
 	for len(todo) > 0 {
 		i := todo[len(todo)-1]
@@ -843,7 +907,7 @@ func (x *timeoutIndex) due(nowMs int64) []string {
 		if i >= len(x.heap) || x.heap[i].ms > nowMs {
 			continue
 		}
-		items = append(items, x.heap[i])
+		items = append(items, titem{ms: x.heap[i].ms, key: x.canonical(x.heap[i].key)})
 		todo = append(todo, 2*i+1, 2*i+2)
 	}
 	slices.SortFunc(items, func(a, b titem) int {

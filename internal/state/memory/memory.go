@@ -886,32 +886,53 @@ func (x *timeoutIndex) remove(dst, b []byte) {
 	}
 }
 
-// canonical returns the canonical form of the packed key k.
-func (x *timeoutIndex) canonical(k string) string {
-	h, n := handleOf(k)
-	return x.prefix[h] + k[n:]
-}
+// arity is the number of children of a heap item. Every item a sift
+// passes has its position written to the map, which means hashing its key;
+// four children halve the levels a sift passes against two, for a few more
+// comparisons of adjacent deadlines.
+const arity = 4
 
 // due returns the keys with a deadline <= nowMs, ordered by deadline then
 // key. It visits only those items and their children: below an item that
-// is not due nothing is.
+// is not due nothing is. The keys are substrings of one string.
 func (x *timeoutIndex) due(nowMs int64) []string {
 	if len(x.heap) == 0 || x.heap[0].ms > nowMs {
 		return nil
 	}
-	var items []titem // with canonical keys
-	todo := []int{0}
+	var items []titem
+	var n int        // bytes of their canonical keys
+	todo := []int{0} // due items whose children are to be visited
 	for len(todo) > 0 {
 		i := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		if i >= len(x.heap) || x.heap[i].ms > nowMs {
-			continue
+		it := x.heap[i]
+		items = append(items, it)
+		h, hl := handleOf(it.key)
+		n += len(x.prefix[h]) + len(it.key) - hl
+		for c := arity*i + 1; c <= arity*i+arity && c < len(x.heap); c++ {
+			if x.heap[c].ms <= nowMs {
+				todo = append(todo, c)
+			}
 		}
-		items = append(items, titem{ms: x.heap[i].ms, key: x.canonical(x.heap[i].key)})
-		todo = append(todo, 2*i+1, 2*i+2)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, it := range items {
+		h, hl := handleOf(it.key)
+		sb.WriteString(x.prefix[h])
+		sb.WriteString(it.key[hl:])
+	}
+	all := sb.String()
+	for i, it := range items {
+		h, hl := handleOf(it.key)
+		l := len(x.prefix[h]) + len(it.key) - hl
+		items[i].key, all = all[:l], all[l:]
 	}
 	slices.SortFunc(items, func(a, b titem) int {
-		return cmp.Or(cmp.Compare(a.ms, b.ms), strings.Compare(a.key, b.key))
+		if c := cmp.Compare(a.ms, b.ms); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
 	})
 	out := make([]string, len(items))
 	for i, it := range items {
@@ -934,7 +955,7 @@ func (x *timeoutIndex) fix(i int) {
 func (x *timeoutIndex) up(i int) {
 	it := x.heap[i]
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / arity
 		if x.heap[p].ms <= it.ms {
 			break
 		}
@@ -951,12 +972,15 @@ func (x *timeoutIndex) up(i int) {
 func (x *timeoutIndex) down(i int) bool {
 	it, i0, n := x.heap[i], i, len(x.heap)
 	for {
-		c := 2*i + 1
-		if c >= n {
+		first := arity*i + 1
+		if first >= n {
 			break
 		}
-		if r := c + 1; r < n && x.heap[r].ms < x.heap[c].ms {
-			c = r
+		c := first
+		for j := first + 1; j < min(first+arity, n); j++ {
+			if x.heap[j].ms < x.heap[c].ms {
+				c = j
+			}
 		}
 		if it.ms <= x.heap[c].ms {
 			break

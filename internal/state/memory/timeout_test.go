@@ -11,6 +11,12 @@ import (
 	"github.com/acteon/acteon-go/internal/state"
 )
 
+// canonical returns the canonical form of the packed key k.
+func (x *timeoutIndex) canonical(k string) string {
+	h, n := handleOf(k)
+	return x.prefix[h] + k[n:]
+}
+
 // check fails unless x is a min-heap by deadline whose every item is
 // recorded at its own position, which holds exactly the keys of want
 // (canonical key to deadline), and whose prefix handles are those of its
@@ -29,8 +35,8 @@ func (x *timeoutIndex) check(t *testing.T, want map[string]int64) {
 		if ms, ok := want[ck]; !ok || ms != it.ms {
 			t.Fatalf("item %q at %d, want %d (indexed %v)", ck, it.ms, ms, ok)
 		}
-		if i > 0 && x.heap[(i-1)/2].ms > it.ms {
-			t.Fatalf("item %d (%d) due before its parent (%d)", i, it.ms, x.heap[(i-1)/2].ms)
+		if i > 0 && x.heap[(i-1)/arity].ms > it.ms {
+			t.Fatalf("item %d (%d) due before its parent (%d)", i, it.ms, x.heap[(i-1)/arity].ms)
 		}
 		h, n := handleOf(it.key)
 		if p := x.prefix[h]; p == "" || ck != p+it.key[n:] || prefixLen([]byte(ck)) != len(p) {

@@ -52,6 +52,16 @@ func (m *Manager) FlushDue(ctx context.Context, now time.Time) (int, error) {
 			break
 		}
 		k, err := state.ParseKey(s)
+		if err == nil && k.Kind == KindOutbox {
+			sent, err := m.redeliver(ctx, k)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if sent {
+				n++
+			}
+			continue
+		}
 		if err != nil || k.Kind != KindPending {
 			continue
 		}
@@ -119,8 +129,15 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 
 	nowMs := now.UnixMilli()
 	var snap *header
-	var snapEvents string
 	var evicted bool
+	// The notification is put in the outbox before the commit and taken
+	// out once dispatched: a node that dies in between leaves it to be
+	// sent by another (internal/outbox).
+	var notif *action.Action
+	var buildErr error
+	outID := gk.ID + ":" + action.FormatTime(msTime(claimed))
+	outKey := m.out.Key(gk.Namespace, gk.Tenant, outID)
+	queued := false
 	for attempt := 0; ; attempt++ {
 		if attempt >= maxAttempts {
 			return FlushResult{}, false, fmt.Errorf("%w: flush %s", ErrContention, gk)
@@ -146,7 +163,14 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 			return FlushResult{}, false, nil
 		}
 		s := *h
-		snap, snapEvents = &s, events
+		snap = &s
+		notif, buildErr = m.notification(snap, events, now)
+		if buildErr == nil {
+			if err := m.out.Put(ctx, gk.Namespace, gk.Tenant, outID, notif); err != nil {
+				return FlushResult{}, false, fmt.Errorf("group: flush %s: %w", gk, err)
+			}
+			queued = true
+		}
 		next := *h
 		var val string
 		var ttl time.Duration
@@ -178,6 +202,9 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 			continue
 		}
 		if err != nil {
+			if queued {
+				_ = m.out.Done(ctx, outKey)
+			}
 			return FlushResult{}, false, fmt.Errorf("group: commit flush of %s: %w", gk, err)
 		}
 		break
@@ -186,15 +213,35 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 	// The commit is done; other adds may proceed while we send.
 	unlock()
 
-	notif, err := m.notification(snap, snapEvents, now)
 	res := FlushResult{GroupID: snap.GroupID, GroupKey: snap.GroupKey, EventCount: snap.Count, Evicted: evicted}
-	if err != nil {
-		res.Err = err
-		m.log.Error("group notification lost: cannot build it", "group_id", snap.GroupID, "err", err)
+	if buildErr != nil {
+		res.Err = buildErr
+		m.log.Error("group notification lost: cannot build it", "group_id", snap.GroupID, "err", buildErr)
 		return res, true, nil
 	}
 	res.Outcome, res.Err = m.send(ctx, notif)
+	if res.Err == nil {
+		if err := m.out.Done(context.WithoutCancel(ctx), outKey); err != nil {
+			m.log.Warn("group notification sent but still in the outbox; it may be sent again", "action_id", notif.ID, "err", err)
+		}
+	} else {
+		m.log.Error("group notification not dispatched; it stays in the outbox and will be sent again", "action_id", notif.ID, "err", res.Err)
+	}
 	return res, true, nil
+}
+
+// redeliver sends a notification a flush left in the outbox (its node died
+// or could not dispatch it), once this node holds its claim.
+func (m *Manager) redeliver(ctx context.Context, k state.Key) (bool, error) {
+	a, ok, err := m.out.Take(ctx, k)
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, err := m.send(ctx, a); err != nil {
+		return false, err
+	}
+	m.log.Warn("group notification redelivered from the outbox", "action_id", a.ID, "key", k.String())
+	return true, m.out.Done(ctx, k)
 }
 
 // notFoundIf returns ErrNotFound when force is set (an API flush of an
@@ -233,7 +280,6 @@ func (m *Manager) send(ctx context.Context, a *action.Action) (action.Outcome, e
 			break
 		}
 	}
-	m.log.Error("group notification lost: dispatch failed", "action_id", a.ID, "err", err)
 	return action.Outcome{}, fmt.Errorf("group: dispatch notification %s: %w", a.ID, err)
 }
 

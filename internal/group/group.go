@@ -12,6 +12,7 @@ import (
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/gateway"
 	"github.com/acteon/acteon-go/internal/keylock"
+	"github.com/acteon/acteon-go/internal/outbox"
 	"github.com/acteon/acteon-go/internal/rules"
 	"github.com/acteon/acteon-go/internal/state"
 )
@@ -21,6 +22,9 @@ const (
 	KindGroup      = "group"
 	KindPending    = "pending_groups"
 	KindFlushClaim = "group_flush_claim"
+	// KindOutbox holds a committed flush's notification until it has been
+	// dispatched (see internal/outbox).
+	KindOutbox = "group_outbox"
 )
 
 const (
@@ -60,6 +64,9 @@ type Options struct {
 	BatchSize int
 	// ClaimTTL is the flush claim's lifetime (0 = 60 s).
 	ClaimTTL time.Duration
+	// RedeliverAfter is how long a committed flush's notification may stay
+	// unsent before any node sends it again (0 = outbox.DefaultAfter).
+	RedeliverAfter time.Duration
 }
 
 // Manager is the group verdict handler, the flusher and the groups API. It
@@ -70,6 +77,7 @@ type Manager struct {
 	log   *slog.Logger
 	batch int
 	claim time.Duration
+	out   *outbox.Outbox
 
 	dmu  sync.RWMutex
 	disp Dispatcher
@@ -95,7 +103,8 @@ func New(o Options) (*Manager, error) {
 		o.ClaimTTL = 60 * time.Second
 	}
 	return &Manager{st: o.State, clock: o.Clock, log: o.Logger.With("component", "group"),
-		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New()}, nil
+		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New(),
+		out: &outbox.Outbox{Kind: KindOutbox, State: o.State, Clock: o.Clock, After: o.RedeliverAfter}}, nil
 }
 
 // SetDispatcher sets where notifications go.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -237,5 +238,94 @@ func TestColonsInNamespaceAndTenant(t *testing.T) {
 	}
 	if got := rec.sent[0]; got.Namespace != "prod:eu" || got.Tenant != "acme:web" {
 		t.Fatalf("notification for %s/%s, want prod:eu/acme:web", got.Namespace, got.Tenant)
+	}
+}
+
+// failing is a Dispatcher whose dispatches all fail, like a node that dies
+// (or whose gateway is gone) right after committing a flush.
+type failing struct {
+	calls int
+	ids   []string
+}
+
+func (f *failing) Dispatch(_ context.Context, a *action.Action, _ gateway.Caller) (action.Outcome, error) {
+	f.calls++
+	f.ids = append(f.ids, a.ID)
+	return action.Outcome{}, gateway.ErrShuttingDown
+}
+
+func (f *failing) Execute(context.Context, *action.Action) action.Outcome {
+	f.calls++
+	return action.Outcome{Kind: action.OutcomeFailed}
+}
+
+// TestCommittedFlushIsRedeliveredByAnotherNode: node A commits a flush
+// but its notification is never dispatched; once RedeliverAfter has passed,
+// node B sends that same notification (same action id) exactly once, and
+// nothing is left in the outbox. A flush that is dispatched leaves nothing
+// in the outbox.
+func TestCommittedFlushIsRedeliveredByAnotherNode(t *testing.T) {
+	clk := clock.NewFake(t0)
+	st := memory.New(memory.Options{Clock: clk})
+	ctx := context.Background()
+	dead := &failing{}
+	a, err := group.New(group.Options{State: st, Clock: clk, Dispatcher: dead, RedeliverAfter: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recB, recC := &recorder{}, &recorder{}
+	b, _ := group.New(group.Options{State: st, Clock: clk, Dispatcher: recB, RedeliverAfter: 5 * time.Minute})
+	c, _ := group.New(group.Options{State: st, Clock: clk, Dispatcher: recC, RedeliverAfter: 5 * time.Minute})
+
+	out, err := a.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Add(ctx, ev("a"), verdict(30, "metadata.cluster"), clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(out.NotifyAt)
+	if _, err := a.FlushDue(ctx, clk.Now()); err == nil {
+		t.Fatal("node A's flush reported no error although its dispatch failed")
+	}
+	if dead.calls == 0 {
+		t.Fatal("node A never tried to dispatch")
+	}
+	// The group itself is flushed: B has nothing to flush yet.
+	if n, _ := b.FlushDue(ctx, clk.Now()); n != 0 || recB.count() != 0 {
+		t.Fatalf("B sent %d before RedeliverAfter", recB.count())
+	}
+	clk.Advance(5 * time.Minute)
+	nb, errB := b.FlushDue(ctx, clk.Now())
+	nc, errC := c.FlushDue(ctx, clk.Now())
+	if errB != nil || errC != nil {
+		t.Fatalf("redelivery: %v / %v", errB, errC)
+	}
+	if nb+nc != 1 || recB.count()+recC.count() != 1 {
+		t.Fatalf("redelivered %d+%d times (sent %d+%d), want exactly once", nb, nc, recB.count(), recC.count())
+	}
+	got := recB.sent[0]
+	if p, _ := got.Payload.(map[string]any); got.ActionType != group.ActionType || p["event_count"] != json.Number("2") {
+		t.Fatalf("redelivered %s with payload %v", got.ActionType, got.Payload)
+	}
+	if got.ID != dead.ids[0] {
+		t.Fatalf("redelivered action id %s, node A's was %s", got.ID, dead.ids[0])
+	}
+	if kvs, _ := st.ScanKeysByKind(ctx, group.KindOutbox); len(kvs) != 0 {
+		t.Fatalf("outbox after redelivery: %v", kvs)
+	}
+	clk.Advance(time.Hour)
+	if n, _ := b.FlushDue(ctx, clk.Now()); n != 0 || recB.count() != 1 {
+		t.Fatalf("sent again later: %d", recB.count())
+	}
+
+	// A normal flush leaves nothing behind.
+	out, _ = b.Add(ctx, ev("b"), verdict(30, "metadata.cluster"), clk.Now())
+	clk.Set(out.NotifyAt)
+	if n, err := b.FlushDue(ctx, clk.Now()); n != 1 || err != nil {
+		t.Fatalf("flush: %d, %v", n, err)
+	}
+	if kvs, _ := st.ScanKeysByKind(ctx, group.KindOutbox); len(kvs) != 0 {
+		t.Fatalf("outbox after a dispatched flush: %v", kvs)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/acteon/acteon-go/internal/clock"
 	"github.com/acteon/acteon-go/internal/gateway"
 	"github.com/acteon/acteon-go/internal/keylock"
+	"github.com/acteon/acteon-go/internal/outbox"
 	"github.com/acteon/acteon-go/internal/rules"
 	"github.com/acteon/acteon-go/internal/state"
 )
@@ -25,6 +26,9 @@ const (
 	KindEventTimeout = "event_timeout"
 	KindActiveEvents = "active_events"
 	KindTimeoutClaim = "event_timeout_claim"
+	// KindOutbox holds a fired timeout's notification until it has been
+	// dispatched (see internal/outbox).
+	KindOutbox = "event_outbox"
 )
 
 // Notification action types.
@@ -66,6 +70,9 @@ type Options struct {
 	BatchSize int
 	// ClaimTTL is the timeout claim's lifetime (0 = 60 s).
 	ClaimTTL time.Duration
+	// RedeliverAfter is how long a fired timeout's notification may stay
+	// unsent before any node sends it again (0 = outbox.DefaultAfter).
+	RedeliverAfter time.Duration
 }
 
 // Engine is the state_machine verdict handler, the timeout worker and the
@@ -77,6 +84,7 @@ type Engine struct {
 	log      *slog.Logger
 	batch    int
 	claim    time.Duration
+	out      *outbox.Outbox
 
 	dmu  sync.RWMutex
 	disp Dispatcher
@@ -105,7 +113,8 @@ func New(o Options) (*Engine, error) {
 		o.Machines = map[string]*Machine{}
 	}
 	return &Engine{machines: o.Machines, st: o.State, clock: o.Clock, log: o.Logger.With("component", "statemachine"),
-		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New()}, nil
+		batch: o.BatchSize, claim: o.ClaimTTL, disp: o.Dispatcher, locks: keylock.New(),
+		out: &outbox.Outbox{Kind: KindOutbox, State: o.State, Clock: o.Clock, After: o.RedeliverAfter}}, nil
 }
 
 // SetDispatcher sets where notifications go.
@@ -375,11 +384,14 @@ func (e *Engine) syncIndex(ctx context.Context, ns, tenant, fp string) {
 // notify dispatches the notification of a committed change through the
 // gateway. Failures are logged: the state change stands.
 func (e *Engine) notify(ctx context.Context, m *Machine, c change, ev *action.Action, by string, now time.Time, extra map[string]any) {
-	d := e.dispatcher()
-	if d == nil {
-		e.log.Error("state notification lost: no dispatcher", "fingerprint", c.fp)
-		return
+	n := e.notification(m, c, ev, by, now, extra)
+	if err := e.send(ctx, n); err != nil {
+		e.log.Error("state notification lost: dispatch failed", "fingerprint", c.fp, "action_id", n.ID, "err", err)
 	}
+}
+
+// notification builds the notification of a change.
+func (e *Engine) notification(m *Machine, c change, ev *action.Action, by string, now time.Time, extra map[string]any) *action.Action {
 	typ := NotificationType
 	if by == "timeout" {
 		typ = TimeoutType
@@ -418,6 +430,16 @@ func (e *Engine) notify(ctx context.Context, m *Machine, c change, ev *action.Ac
 			p["webhook_url"] = c.tr.WebhookURL
 		}
 	}
+	return n
+}
+
+// send dispatches a notification through the gateway, retrying a few
+// times when the dispatch itself fails (state or audit unavailable).
+func (e *Engine) send(ctx context.Context, n *action.Action) error {
+	d := e.dispatcher()
+	if d == nil {
+		return errors.New("statemachine: no dispatcher")
+	}
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
@@ -425,8 +447,7 @@ func (e *Engine) notify(ctx context.Context, m *Machine, c change, ev *action.Ac
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				e.log.Error("state notification lost", "fingerprint", c.fp, "err", ctx.Err())
-				return
+				return ctx.Err()
 			case <-t.C:
 			}
 		}
@@ -434,7 +455,5 @@ func (e *Engine) notify(ctx context.Context, m *Machine, c change, ev *action.Ac
 			break
 		}
 	}
-	if err != nil {
-		e.log.Error("state notification lost: dispatch failed", "fingerprint", c.fp, "action_id", n.ID, "err", err)
-	}
+	return err
 }

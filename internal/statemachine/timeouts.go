@@ -27,6 +27,16 @@ func (e *Engine) FireDue(ctx context.Context, now time.Time) (int, error) {
 			break
 		}
 		k, err := state.ParseKey(s)
+		if err == nil && k.Kind == KindOutbox {
+			sent, err := e.redeliver(ctx, k)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if sent {
+				n++
+			}
+			continue
+		}
 		if err != nil || k.Kind != KindEventTimeout {
 			continue
 		}
@@ -72,6 +82,25 @@ func (e *Engine) fire(ctx context.Context, ns, tenant, fp string, now time.Time)
 		// armed anyway, arming nothing new.
 		m = &Machine{Name: rec.StateMachine, InitialState: rec.State}
 	}
+	// The notification goes into the outbox before the commit and out of
+	// it once dispatched, so a node that dies in between leaves it to
+	// another (internal/outbox). It is built from the record read above:
+	// the commit below only happens while that same timeout is armed, so
+	// the change is the one it describes.
+	ev := &action.Action{Namespace: ns, Tenant: tenant, Provider: rec.Provider}
+	if ev.Provider == "" {
+		ev.Provider = "webhook"
+	}
+	if rec.ActionType != nil {
+		ev.ActionType = *rec.ActionType
+	}
+	extra := map[string]any{"expires_at": action.FormatTime(time.UnixMilli(deadline))}
+	n := e.notification(m, change{fp: fp, prev: rec.State, next: rec.Timeout.TransitionTo}, ev, "timeout", now, extra)
+	outID := fp + ":" + strconv.FormatInt(deadline, 10)
+	outKey := e.out.Key(ns, tenant, outID)
+	if err := e.out.Put(ctx, ns, tenant, outID, n); err != nil {
+		return false, fmt.Errorf("statemachine: fire %s: %w", k, err)
+	}
 	var fired armed
 	c, err := e.apply(ctx, m, ns, tenant, fp, now, func(r *Record, exists bool) decision {
 		if !exists || r.Timeout == nil || r.Timeout.ExpiresAt != deadline {
@@ -83,22 +112,44 @@ func (e *Engine) fire(ctx context.Context, ns, tenant, fp string, now time.Time)
 		// the machine.
 		return decision{next: r.Timeout.TransitionTo, write: true, rearm: true}
 	}, func(r *Record) { r.TransitionedBy = "timeout" })
-	if err != nil {
-		return false, err
-	}
-	if c.skipped {
+	if err != nil || c.skipped {
+		_ = e.out.Done(context.WithoutCancel(ctx), outKey)
+		if err != nil {
+			return false, err
+		}
 		e.syncIndex(ctx, ns, tenant, fp)
 		return false, nil
 	}
-	ev := &action.Action{Namespace: ns, Tenant: tenant, Provider: rec.Provider}
-	if ev.Provider == "" {
-		ev.Provider = "webhook"
+	if c.prev != rec.State || c.next != rec.Timeout.TransitionTo || fired.ExpiresAt != deadline {
+		// Not expected (the commit checks the same armed timeout); send
+		// what was committed.
+		n = e.notification(m, c, ev, "timeout", now, extra)
+		if err := e.out.Put(ctx, ns, tenant, outID, n); err != nil {
+			e.log.Warn("timeout notification not in the outbox", "fingerprint", fp, "err", err)
+		}
 	}
-	if rec.ActionType != nil {
-		ev.ActionType = *rec.ActionType
+	if err := e.send(ctx, n); err != nil {
+		e.log.Error("timeout notification not dispatched; it stays in the outbox and will be sent again", "fingerprint", fp, "action_id", n.ID, "err", err)
+		return true, nil
 	}
-	e.notify(ctx, m, c, ev, "timeout", now, map[string]any{"expires_at": action.FormatTime(time.UnixMilli(fired.ExpiresAt))})
+	if err := e.out.Done(context.WithoutCancel(ctx), outKey); err != nil {
+		e.log.Warn("timeout notification sent but still in the outbox; it may be sent again", "action_id", n.ID, "err", err)
+	}
 	return true, nil
+}
+
+// redeliver sends a notification a fired timeout left in the outbox (its
+// node died or could not dispatch it), once this node holds its claim.
+func (e *Engine) redeliver(ctx context.Context, k state.Key) (bool, error) {
+	a, ok, err := e.out.Take(ctx, k)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := e.send(ctx, a); err != nil {
+		return false, err
+	}
+	e.log.Warn("timeout notification redelivered from the outbox", "action_id", a.ID, "key", k.String())
+	return true, e.out.Done(ctx, k)
 }
 
 // Repair re-indexes the armed timeout of every stored event: a safety net

@@ -9,7 +9,7 @@ const hexDigits = "0123456789abcdef"
 // bytes are escaped; every other byte is copied as is, so multi-byte UTF-8
 // passes through unchanged (and invalid UTF-8 is kept byte for byte, which
 // storage backends that keep JSON strings verbatim rely on).
-func AppendString(b []byte, s string) []byte {
+func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {

@@ -48,39 +48,13 @@ func quoteIdent(s string) string {
 	return string(append(b, '`'))
 }
 
-const hexDigits = "0123456789abcdef"
-
 // appendJSONString appends s as a JSON string for a JSONEachRow body.
 // ClickHouse stores the bytes of a JSON string verbatim, so jsonw keeps
 // invalid UTF-8 exactly, unlike encoding/json.
 func appendJSONString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // appendJSONBytes is appendJSONString for a byte slice.
-func appendJSONBytes(b, s []byte) []byte {
-	b = append(b, '"')
-	start := 0
-	for i, c := range s {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+func appendJSONBytes(b, s []byte) []byte { return jsonw.AppendString(b, s) }
 
 // errTSV: a TabSeparated answer that does not parse.
 var errTSV = errors.New("malformed TabSeparated answer")

@@ -4,9 +4,26 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
+
+// Sleep waits for d or until ctx ends, whichever is first, and returns
+// ctx's error in the latter case (at once when d <= 0 and ctx has ended).
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Clock tells the time.
 type Clock interface {

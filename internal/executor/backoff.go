@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/acteon/acteon-go/internal/clock"
 )
 
 // Default backoff parameters (spec 03 §5.1).
@@ -42,16 +44,4 @@ func deterministicBackoff(attempt int) float64 {
 
 // SleepContext waits for d or until ctx ends, whichever is first, and
 // returns ctx's error in the latter case. It is the default Options.Sleep.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func SleepContext(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d) }

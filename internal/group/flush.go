@@ -10,6 +10,7 @@ import (
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/gateway"
+	"github.com/acteon/acteon-go/internal/outbox"
 	"github.com/acteon/acteon-go/internal/state"
 )
 
@@ -253,34 +254,13 @@ func notFoundIf(force bool) error {
 	return nil
 }
 
-// send dispatches the notification through the gateway, retrying a few
-// times when the dispatch itself fails (state or audit unavailable).
+// send dispatches the notification through the gateway (outbox.Send).
 func (m *Manager) send(ctx context.Context, a *action.Action) (action.Outcome, error) {
-	d := m.dispatcher()
-	if d == nil {
-		return action.Outcome{}, errors.New("group: no dispatcher")
+	out, err := outbox.Send(ctx, m.dispatcher(), a, Caller)
+	if err != nil {
+		return out, fmt.Errorf("group: dispatch notification %s: %w", a.ID, err)
 	}
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		if attempt > 0 {
-			t := time.NewTimer(time.Duration(100<<attempt) * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return action.Outcome{}, ctx.Err()
-			case <-t.C:
-			}
-		}
-		var out action.Outcome
-		out, err = d.Dispatch(ctx, a.Clone(), Caller)
-		if err == nil {
-			return out, nil
-		}
-		if errors.Is(err, gateway.ErrShuttingDown) {
-			break
-		}
-	}
-	return action.Outcome{}, fmt.Errorf("group: dispatch notification %s: %w", a.ID, err)
+	return out, nil
 }
 
 // notification builds the consolidated action for a flushed snapshot.

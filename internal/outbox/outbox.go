@@ -21,6 +21,7 @@ import (
 
 	"github.com/acteon/acteon-go/action"
 	"github.com/acteon/acteon-go/internal/clock"
+	"github.com/acteon/acteon-go/internal/gateway"
 	"github.com/acteon/acteon-go/internal/state"
 )
 
@@ -35,6 +36,38 @@ const (
 	// retention bounds how long an entry is kept at all.
 	retention = 7 * 24 * time.Hour
 )
+
+// Dispatcher sends a notification through the gateway.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, a *action.Action, caller gateway.Caller) (action.Outcome, error)
+}
+
+// Send dispatches a background job's notification, trying again a few
+// times (0.2, 0.4, 0.8 s apart) while the dispatch itself fails (state or
+// audit unavailable); a gateway that is shutting down is not retried. The
+// outcome (Executed, Failed, …) is the gateway's business: only an error
+// here means the notification did not go out.
+func Send(ctx context.Context, d Dispatcher, a *action.Action, caller gateway.Caller) (action.Outcome, error) {
+	if d == nil {
+		return action.Outcome{}, errors.New("no dispatcher")
+	}
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			if serr := clock.Sleep(ctx, time.Duration(100<<attempt)*time.Millisecond); serr != nil {
+				return action.Outcome{}, serr
+			}
+		}
+		var out action.Outcome
+		if out, err = d.Dispatch(ctx, a.Clone(), caller); err == nil {
+			return out, nil
+		}
+		if errors.Is(err, gateway.ErrShuttingDown) {
+			break
+		}
+	}
+	return action.Outcome{}, err
+}
 
 // Outbox stores pending notifications of one kind of job.
 type Outbox struct {

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/acteon/acteon-go/internal/clock"
 )
 
 // Sentinel errors. Backends translate driver errors into these; callers use
@@ -276,13 +278,5 @@ func AcquireLock(ctx context.Context, s Store, name string, ttl, wait time.Durat
 // that writers contending for one key spread out. It returns early with
 // ctx's error.
 func ConflictBackoff(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(50*time.Microsecond)<<min(attempt, 6))) + 10*time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, time.Duration(rand.Int64N(int64(50*time.Microsecond)<<min(attempt, 6)))+10*time.Microsecond)
 }

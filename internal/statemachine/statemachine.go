@@ -433,27 +433,8 @@ func (e *Engine) notification(m *Machine, c change, ev *action.Action, by string
 	return n
 }
 
-// send dispatches a notification through the gateway, retrying a few
-// times when the dispatch itself fails (state or audit unavailable).
+// send dispatches a notification through the gateway (outbox.Send).
 func (e *Engine) send(ctx context.Context, n *action.Action) error {
-	d := e.dispatcher()
-	if d == nil {
-		return errors.New("statemachine: no dispatcher")
-	}
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		if attempt > 0 {
-			t := time.NewTimer(time.Duration(100<<attempt) * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-		if _, err = d.Dispatch(ctx, n.Clone(), Caller); err == nil || errors.Is(err, gateway.ErrShuttingDown) {
-			break
-		}
-	}
+	_, err := outbox.Send(ctx, e.dispatcher(), n, Caller)
 	return err
 }

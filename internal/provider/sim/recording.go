@@ -267,15 +267,6 @@ func (r *Recording) AssertNotCalled(t TB) {
 }
 
 // sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, d) }
 
 var _ provider.Provider = (*Recording)(nil)

@@ -221,7 +221,7 @@ func (m *Manager) flush(ctx context.Context, gk state.Key, now time.Time, force 
 		return res, true, nil
 	}
 	res.Outcome, res.Err = m.send(ctx, notif)
-	if res.Err == nil {
+	if outbox.Delivered(res.Err) {
 		if err := m.out.Done(context.WithoutCancel(ctx), outKey); err != nil {
 			m.log.Warn("group notification sent but still in the outbox; it may be sent again", "action_id", notif.ID, "err", err)
 		}
@@ -238,7 +238,7 @@ func (m *Manager) redeliver(ctx context.Context, k state.Key) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if _, err := m.send(ctx, a); err != nil {
+	if _, err := m.send(ctx, a); !outbox.Delivered(err) {
 		return false, err
 	}
 	m.log.Warn("group notification redelivered from the outbox", "action_id", a.ID, "key", k.String())

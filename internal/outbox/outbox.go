@@ -43,10 +43,13 @@ type Dispatcher interface {
 }
 
 // Send dispatches a background job's notification, trying again a few
-// times (0.2, 0.4, 0.8 s apart) while the dispatch itself fails (state or
-// audit unavailable); a gateway that is shutting down is not retried. The
-// outcome (Executed, Failed, …) is the gateway's business: only an error
-// here means the notification did not go out.
+// times (0.2, 0.4, 0.8 s apart) while the dispatch itself fails (state
+// unavailable); a gateway that is shutting down is not retried, nor one
+// that dispatched the notification but could not write its audit record
+// (gateway.ErrAuditUnavailable, with [audit] sync = true: trying again
+// would send it again). The outcome (Executed, Failed, …) is the gateway's
+// business; use Delivered to tell whether an error means the notification
+// did not go out.
 func Send(ctx context.Context, d Dispatcher, a *action.Action, caller gateway.Caller) (action.Outcome, error) {
 	if d == nil {
 		return action.Outcome{}, errors.New("no dispatcher")
@@ -62,11 +65,20 @@ func Send(ctx context.Context, d Dispatcher, a *action.Action, caller gateway.Ca
 		if out, err = d.Dispatch(ctx, a.Clone(), caller); err == nil {
 			return out, nil
 		}
+		if errors.Is(err, gateway.ErrAuditUnavailable) {
+			return out, err
+		}
 		if errors.Is(err, gateway.ErrShuttingDown) {
 			break
 		}
 	}
 	return action.Outcome{}, err
+}
+
+// Delivered reports whether Send's error still means the notification was
+// dispatched: none, or only its audit record is missing.
+func Delivered(err error) bool {
+	return err == nil || errors.Is(err, gateway.ErrAuditUnavailable)
 }
 
 // Outbox stores pending notifications of one kind of job.

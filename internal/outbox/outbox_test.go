@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -94,7 +95,17 @@ func TestSend(t *testing.T) {
 	if _, err := outbox.Send(ctx, f, notification(), gateway.Caller{}); !errors.Is(err, gateway.ErrShuttingDown) || f.calls != 1 {
 		t.Fatalf("shutting down: %v after %d calls, want one call", err, f.calls)
 	}
-	if _, err := outbox.Send(ctx, nil, notification(), gateway.Caller{}); err == nil {
-		t.Fatal("no dispatcher: no error")
+	if _, err := outbox.Send(ctx, nil, notification(), gateway.Caller{}); err == nil || outbox.Delivered(err) {
+		t.Fatal("no dispatcher: no error, or counted as delivered")
+	}
+	// Dispatched, but the audit record could not be written: sending again
+	// would duplicate it.
+	f = &flaky{fails: 10, err: fmt.Errorf("%w (outcome was Executed): db down", gateway.ErrAuditUnavailable)}
+	_, err := outbox.Send(ctx, f, notification(), gateway.Caller{})
+	if f.calls != 1 || !outbox.Delivered(err) {
+		t.Fatalf("audit unavailable: %d calls, Delivered(%v) = %v; want one call, delivered", f.calls, err, outbox.Delivered(err))
+	}
+	if outbox.Delivered(gateway.ErrStateUnavailable) || outbox.Delivered(gateway.ErrShuttingDown) {
+		t.Fatal("a dispatch that did not happen counted as delivered")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acteon/acteon-go/action"
+	"github.com/acteon/acteon-go/internal/outbox"
 	"github.com/acteon/acteon-go/internal/state"
 )
 
@@ -128,7 +129,7 @@ func (e *Engine) fire(ctx context.Context, ns, tenant, fp string, now time.Time)
 			e.log.Warn("timeout notification not in the outbox", "fingerprint", fp, "err", err)
 		}
 	}
-	if err := e.send(ctx, n); err != nil {
+	if err := e.send(ctx, n); !outbox.Delivered(err) {
 		e.log.Error("timeout notification not dispatched; it stays in the outbox and will be sent again", "fingerprint", fp, "action_id", n.ID, "err", err)
 		return true, nil
 	}
@@ -145,7 +146,7 @@ func (e *Engine) redeliver(ctx context.Context, k state.Key) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := e.send(ctx, a); err != nil {
+	if err := e.send(ctx, a); !outbox.Delivered(err) {
 		return false, err
 	}
 	e.log.Warn("timeout notification redelivered from the outbox", "action_id", a.ID, "key", k.String())
